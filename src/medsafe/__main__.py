@@ -1,0 +1,5 @@
+"""`python -m medsafe` runs the command line."""
+
+from medsafe.cli import app
+
+app(prog_name="medsafe")

@@ -1,0 +1,24 @@
+"""The `medsafe` command line (Typer). Commands parse input, call the domain, shape output;
+errors from the one error tree become one-line messages and exit codes."""
+
+from __future__ import annotations
+
+import typer
+
+from medsafe.cli import assess as assess_command
+from medsafe.cli import drugs as drugs_command
+
+app = typer.Typer(
+    name="medsafe",
+    help="medsafe: cited drug knowledge and treatment assessment for one patient.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command(name="assess")(assess_command.assess)
+app.add_typer(drugs_command.app, name="drugs")
+
+
+@app.callback()
+def main() -> None:
+    """medsafe: medication safety, from drug knowledge to patient protection."""
