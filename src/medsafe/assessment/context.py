@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from medsafe.assessment.patient import (
     Concept,
@@ -30,21 +31,25 @@ CHILD_PUGH_STATES: dict[str, HepaticState] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class MatchedMedicine:
+    """A recorded medicine and what it denotes. Compared by identity: `match_medicine`
+    returns the same object for the same recorded concept, which makes it a cheap key
+    for the memoised interaction findings."""
+
     label: str
     identities: tuple[DrugIdentity, ...]
+    ingredients: frozenset[str]
+    classes: frozenset[str]
 
-    @property
-    def ingredients(self) -> frozenset[str]:
-        return frozenset(i.ingredient for i in self.identities if i.ingredient)
-
-    @property
-    def classes(self) -> frozenset[str]:
-        result: set[str] = set()
-        for identity in self.identities:
-            result |= identity.classes
-        return frozenset(result)
+    @classmethod
+    def of(cls, label: str, identities: tuple[DrugIdentity, ...]) -> MatchedMedicine:
+        classes: set[str] = set()
+        for identity in identities:
+            classes |= identity.classes
+        return cls(label, identities,
+                   frozenset(i.ingredient for i in identities if i.ingredient),
+                   frozenset(classes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,20 +78,8 @@ class PatientContext:
     pregnant: bool | None
     preferences: Preferences
     severity: Severity | None
-
-    @property
-    def medicine_ingredients(self) -> frozenset[str]:
-        result: set[str] = set()
-        for medicine in self.medicines:
-            result |= medicine.ingredients
-        return frozenset(result)
-
-    @property
-    def medicine_classes(self) -> frozenset[str]:
-        result: set[str] = set()
-        for medicine in self.medicines:
-            result |= medicine.classes
-        return frozenset(result)
+    medicine_ingredients: frozenset[str]
+    medicine_classes: frozenset[str]
 
 
 def identify_drug(concept: Concept, catalog: Catalog) -> tuple[DrugIdentity, ...]:
@@ -106,17 +99,27 @@ def identify_drug(concept: Concept, catalog: Catalog) -> tuple[DrugIdentity, ...
     return tuple(found)
 
 
-def identify_conditions(concept: Concept, catalog: Catalog) -> set[str]:
+@lru_cache(maxsize=65_536)
+def match_medicine(concept: Concept, catalog: Catalog) -> MatchedMedicine | None:
+    """The medicine a recorded concept denotes, or None; memoised because the same
+    medicines recur across patients."""
+    identities = identify_drug(concept, catalog)
+    if not identities:
+        return None
+    return MatchedMedicine.of(concept.label(), identities)
+
+
+@lru_cache(maxsize=16_384)
+def identify_conditions(concept: Concept, catalog: Catalog) -> frozenset[str]:
     ids = {
         cid
         for coding in concept.codings
         if (cid := catalog.identify_condition_code(coding.system, coding.code)) is not None
     }
-    if ids:
-        return ids
-    for text in concept.texts():
-        ids.update(catalog.identify_condition_text(text))
-    return ids
+    if not ids:
+        for text in concept.texts():
+            ids.update(catalog.identify_condition_text(text))
+    return frozenset(ids)
 
 
 def _kidney(labs: tuple[LabResult, ...], dialysis: bool) -> tuple[KidneyFunction | None, bool]:
@@ -174,9 +177,9 @@ def build_context(record: PatientRecord, catalog: Catalog, today: date) -> Patie
     medicines: list[MatchedMedicine] = []
     unrecognised: list[str] = []
     for med in record.medications:
-        identities = identify_drug(med.concept, catalog)
-        if identities:
-            medicines.append(MatchedMedicine(med.concept.label(), identities))
+        matched = match_medicine(med.concept, catalog)
+        if matched is not None:
+            medicines.append(matched)
         else:
             unrecognised.append(med.concept.label())
 
@@ -218,4 +221,11 @@ def build_context(record: PatientRecord, catalog: Catalog, today: date) -> Patie
         pregnant=pregnant,
         preferences=record.preferences,
         severity=severity,
+        medicine_ingredients=frozenset().union(*(m.ingredients for m in medicines)),
+        medicine_classes=frozenset().union(*(m.classes for m in medicines)),
     )
+
+
+def clear_caches() -> None:
+    match_medicine.cache_clear()
+    identify_conditions.cache_clear()

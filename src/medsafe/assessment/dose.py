@@ -5,6 +5,7 @@ drugs) listed beside it with its source."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.checks import renal
@@ -48,7 +49,7 @@ def plan(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> DosePla
     for rule in renal.matching_rules(candidate, ctx):
         if rule.action != "no-change":
             adjustments.append(f"Kidney: {rule.dose or rule.text} ({rule.source.cite()})")
-    for hepatic_rule in ing.hepatic:
+    for hepatic_rule in candidate.view.hepatic:
         if set(hepatic_rule.when) & ctx.hepatic_states and hepatic_rule.action != "no-change":
             adjustments.append(
                 f"Liver: {hepatic_rule.dose or hepatic_rule.text} ({hepatic_rule.source.cite()})"
@@ -57,10 +58,21 @@ def plan(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> DosePla
         adjustments.append(f"Age {ctx.age}: {ing.older_adult_dose.text} "
                            f"({ing.older_adult_dose.source.cite()})")
     for ix in ing.interactions:
-        if (ix.with_class and any(ix.with_class in m.classes for m in ctx.medicines)
+        if (ix.with_class and ix.with_class in ctx.medicine_classes
                 and ix.severity in ("major", "moderate") and "start" in ix.management.lower()):
             adjustments.append(f"With {catalog.classes[ix.with_class].name}: "
                                f"{ix.management} ({ix.source.cite()})")
+    base = _label_plan(catalog, ing.id, ing.dosing.index(regimen))
+    if not adjustments:
+        return base
+    return DosePlan(base.route, base.use, base.start, base.titration, base.max_daily,
+                    base.max_duration_days, tuple(adjustments), base.notes, base.source)
+
+
+@lru_cache(maxsize=1024)
+def _label_plan(catalog: Catalog, ingredient_id: str, index: int) -> DosePlan:
+    """The label's regimen as text, before any adjustment for a patient."""
+    regimen = catalog.ingredients[ingredient_id].dosing[index]
     if regimen.max_daily_mg:
         max_daily: str | None = f"{regimen.max_daily_mg:g} mg"
     else:
@@ -72,7 +84,11 @@ def plan(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> DosePla
         titration=tuple(step.label() for step in regimen.titration),
         max_daily=max_daily,
         max_duration_days=regimen.max_duration_days,
-        adjustments=tuple(adjustments),
+        adjustments=(),
         notes=regimen.notes,
         source=regimen.source.cite(),
     )
+
+
+def clear_cache() -> None:
+    _label_plan.cache_clear()

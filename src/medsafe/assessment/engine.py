@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from medsafe.assessment.candidate import INJECTION_ROUTES, Candidate
+from medsafe.assessment.candidate import INJECTION_ROUTES, Candidate, profiles
 from medsafe.assessment.checks import ALL_CHECKS
 from medsafe.assessment.checks.indication import best_status
 from medsafe.assessment.context import PatientContext, build_context
@@ -39,6 +39,7 @@ class Option:
     dose: DosePlan | None
     monitoring: tuple[str, ...]
     score: int
+    support: int  # how well the label supports the drug for the patient's condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +66,28 @@ def choose_route(ing: Ingredient, ctx: PatientContext, catalog: Catalog) -> Rout
         routes = [r for r in routes if r in INJECTION_ROUTES]
     elif "oral" in routes:
         routes = ["oral"]
-    return max(routes, key=lambda r: best_status(Candidate(ing, r), ctx, catalog, r))
+    profile = profiles(catalog)[ing.id]
+    if len(routes) == 1:
+        return routes[0]
+    return max(routes, key=lambda r: best_status(Candidate(ing, r, profile), ctx, catalog, r))
 
 
 def _evaluate(ing: Ingredient, ctx: PatientContext, catalog: Catalog) -> Option:
-    candidate = Candidate(ing, choose_route(ing, ctx, catalog))
+    candidate = Candidate(ing, choose_route(ing, ctx, catalog), profiles(catalog)[ing.id])
     findings: list[Finding] = []
     for check in ALL_CHECKS:
         findings.extend(check(candidate, ctx, catalog))
     findings.sort(key=lambda f: (not f.contraindicated, SEVERITY_ORDER[f.severity]))
     score = sum(SEVERITY_WEIGHT[f.severity] for f in findings)
-    monitoring = tuple(f"{m.what} ({m.when})" for m in ing.monitoring)
     return Option(
         candidate=candidate,
         suitability=suitability_of(findings),
         rank=0,
         findings=tuple(findings),
         dose=plan(candidate, ctx, catalog),
-        monitoring=monitoring,
+        monitoring=candidate.profile.monitoring,
         score=score,
+        support=best_status(candidate, ctx, catalog, candidate.route),
     )
 
 
@@ -106,13 +110,25 @@ def assess(
     evaluated.sort(
         key=lambda o: (
             SUITABILITY_ORDER[o.suitability],
-            -best_status(o.candidate, ctx, catalog, o.candidate.route),
+            -o.support,
             o.score,
             o.candidate.name,
         )
     )
     ranked = tuple(
-        Option(o.candidate, o.suitability, rank, o.findings, o.dose, o.monitoring, o.score)
+        Option(o.candidate, o.suitability, rank, o.findings, o.dose, o.monitoring, o.score,
+               o.support)
         for rank, o in enumerate(evaluated, start=1)
     )
     return Assessment(context=ctx, options=ranked)
+
+
+def clear_caches() -> None:
+    """Forget every memoised finding and match (benchmarks use it to measure the cold
+    path; a long-running service never needs it, the memos are bounded)."""
+    from medsafe.assessment import context, dose
+    from medsafe.assessment.checks import interactions, sleep, warnings
+
+    for clear in (interactions.clear_cache, sleep.clear_cache, warnings.clear_cache,
+                  dose.clear_cache, context.clear_caches):
+        clear()

@@ -12,14 +12,15 @@ from medsafe.knowledge.catalog import Catalog
 
 def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
     ing = candidate.ingredient
-    hypersensitivity = next((c for c in ing.contraindications if c.hypersensitivity), None)
+    if not (ctx.allergy_ingredients or ctx.allergy_classes or ctx.unrecognised_allergies):
+        return
+    hypersensitivity = candidate.profile.hypersensitivity
     source = hypersensitivity.source if hypersensitivity else None
     label_text = f" Label: \"{hypersensitivity.text}\"" if hypersensitivity else ""
     matched = []
     if ing.id in ctx.allergy_ingredients:
         matched.append(ctx.allergy_labels[ing.id])
-    own_classes = catalog.class_closure(ing.classes)
-    for class_id in sorted(ctx.allergy_classes & own_classes):
+    for class_id in sorted(ctx.allergy_classes & candidate.profile.classes):
         matched.append(ctx.allergy_labels[class_id])
     if matched:
         recorded = ", ".join(dict.fromkeys(matched))

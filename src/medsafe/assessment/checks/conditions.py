@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from medsafe.assessment.candidate import Candidate, for_route
+from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, FindingKind, short
 from medsafe.knowledge.catalog import Catalog
@@ -31,7 +31,8 @@ def kind_for_condition(condition_id: str, catalog: Catalog) -> FindingKind:
 
 def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
     ing = candidate.ingredient
-    for ci in for_route(ing.contraindications, candidate.route):
+    view = candidate.view
+    for ci in view.contraindications:
         if ci.condition and ci.condition in ctx.condition_ids:
             name = catalog.conditions[ci.condition].name
             yield Finding(
@@ -54,8 +55,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                 source=ci.source,
                 contraindicated=True,
             )
-    measured_kidney = ctx.kidney is not None and bool(for_route(ing.renal, candidate.route))
-    for caution in for_route(ing.cautions, candidate.route):
+    measured_kidney = ctx.kidney is not None and bool(view.renal)
+    for caution in view.cautions:
         if caution.condition in ctx.condition_ids:
             kind = kind_for_condition(caution.condition, catalog)
             if kind == "renal" and measured_kidney:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from medsafe.assessment.candidate import Candidate, for_route
+from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.checks.renal import ACTION_ORDER, ACTION_SEVERITY
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, short
@@ -22,7 +22,7 @@ STATE_WORDS = {
 
 def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
     ing = candidate.ingredient
-    rules = for_route(ing.hepatic, candidate.route)
+    rules = candidate.view.hepatic
     matched = [r for r in rules if set(r.when) & ctx.hepatic_states]
     if matched:
         worst = max(matched, key=lambda r: ACTION_ORDER[r.action])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from medsafe.assessment.candidate import Candidate, for_route
+from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, FindingSeverity, short
 from medsafe.knowledge.catalog import Catalog
@@ -53,7 +53,8 @@ def statement_for(candidate: Candidate, condition_id: str, catalog: Catalog,
                   route: str | None = None) -> Indication | None:
     """The label's statement for this condition on this route: the specific one if the
     label has one, else its generic statement on spasticity for a cause of spasticity."""
-    statements = for_route(candidate.ingredient.indications, route or candidate.route)
+    view = candidate.profile.routes.get(route or candidate.route)
+    statements = view.indications if view is not None else ()
     specific = [s for s in statements if s.condition == condition_id]
     if specific:
         return max(specific, key=lambda s: STATUS_RANK[s.status])

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
-from medsafe.assessment.candidate import Candidate
+from medsafe.assessment.candidate import Candidate, profiles
 from medsafe.assessment.context import MatchedMedicine, PatientContext
 from medsafe.assessment.findings import Finding, FindingSeverity, short
 from medsafe.knowledge.catalog import Catalog
-from medsafe.knowledge.model import Ingredient, InteractionSeverity, Source
+from medsafe.knowledge.model import InteractionSeverity, Route, Source
 
 SEVERITY: dict[InteractionSeverity, FindingSeverity] = {
     "contraindicated": "critical",
@@ -38,68 +39,46 @@ class _Hit:
     label_of: str  # whose label says so
 
 
-def _hits(ing: Ingredient, medicine: MatchedMedicine, candidate_classes: frozenset[str],
-          catalog: Catalog) -> list[_Hit]:
+def _hits(candidate: Candidate, medicine: MatchedMedicine, catalog: Catalog) -> list[_Hit]:
+    ing = candidate.ingredient
+    own = candidate.profile
     hits: list[_Hit] = []
-    med_classes = medicine.classes
-    for ix in ing.interactions:
-        if (ix.with_class and ix.with_class in med_classes) or (
-            ix.with_ingredient and ix.with_ingredient in medicine.ingredients
-        ):
-            partner = (catalog.classes[ix.with_class].name if ix.with_class
-                       else catalog.ingredients[str(ix.with_ingredient)].name)
-            hits.append(_Hit(ix.severity, partner, ix.effect, ix.management, ix.source, ing.name))
-    for ci in ing.contraindications:
-        if ci.drug_class and ci.drug_class in med_classes:
-            hits.append(_Hit("contraindicated", catalog.classes[ci.drug_class].name, ci.text,
-                             "Do not combine.", ci.source, ing.name))
+    for class_id in medicine.classes & own.interactions_by_class.keys():
+        name = catalog.classes[class_id].name
+        hits.extend(_Hit(ix.severity, name, ix.effect, ix.management, ix.source, ing.name)
+                     for ix in own.interactions_by_class[class_id])
+    for other_id in medicine.ingredients & own.interactions_by_ingredient.keys():
+        name = catalog.ingredients[other_id].name
+        hits.extend(_Hit(ix.severity, name, ix.effect, ix.management, ix.source, ing.name)
+                    for ix in own.interactions_by_ingredient[other_id])
+    for class_id in medicine.classes & own.contraindicated_classes.keys():
+        ci = own.contraindicated_classes[class_id]
+        hits.append(_Hit("contraindicated", catalog.classes[class_id].name, ci.text,
+                         "Do not combine.", ci.source, ing.name))
+    # The other direction: the label of a knowledge-base medicine the patient takes.
+    all_profiles = profiles(catalog)
     for other_id in medicine.ingredients - {ing.id}:
-        other = catalog.ingredients[other_id]
-        for ix in other.interactions:
-            if (ix.with_class and ix.with_class in candidate_classes) or (
-                ix.with_ingredient == ing.id
-            ):
-                partner = (catalog.classes[ix.with_class].name if ix.with_class else ing.name)
-                hits.append(_Hit(ix.severity, partner, ix.effect, ix.management, ix.source,
-                                 other.name))
-        for ci in other.contraindications:
-            if ci.drug_class and ci.drug_class in candidate_classes:
-                hits.append(_Hit("contraindicated", catalog.classes[ci.drug_class].name,
-                                 ci.text, "Do not combine.", ci.source, other.name))
+        other = all_profiles[other_id]
+        other_name = catalog.ingredients[other_id].name
+        for class_id in own.classes & other.interactions_by_class.keys():
+            name = catalog.classes[class_id].name
+            hits.extend(_Hit(ix.severity, name, ix.effect, ix.management, ix.source, other_name)
+                        for ix in other.interactions_by_class[class_id])
+        hits.extend(_Hit(ix.severity, ing.name, ix.effect, ix.management, ix.source, other_name)
+                    for ix in other.interactions_by_ingredient.get(ing.id, ()))
+        for class_id in own.classes & other.contraindicated_classes.keys():
+            ci = other.contraindicated_classes[class_id]
+            hits.append(_Hit("contraindicated", catalog.classes[class_id].name, ci.text,
+                             "Do not combine.", ci.source, other_name))
     return hits
 
 
 def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
     ing = candidate.ingredient
-    candidate_classes = catalog.class_closure(ing.classes)
     for medicine in ctx.medicines:
-        if ing.id in medicine.ingredients:
-            yield _duplicate(candidate, medicine)
-            continue
-        hits = _hits(ing, medicine, candidate_classes, catalog)
-        if not hits:
-            continue
-        worst = max(hits, key=lambda h: ORDER[h.severity])
-        contraindicated = worst.severity == "contraindicated"
-        verb = "is contraindicated with" if contraindicated else "interacts with"
-        also = [h for h in hits if h is not worst]
-        more = ""
-        if also:
-            more = " Also: " + " ".join(
-                f"On {h.label_of} with {h.partner}: {h.effect} ({h.source.cite()})." for h in also
-            )
-        yield Finding(
-            kind="interaction",
-            severity=SEVERITY[worst.severity],
-            summary=short(f"{ing.name} {verb} {medicine.label} ({worst.partner}): "
-                          f"{worst.effect}"),
-            detail=(f"{medicine.label} counts among {worst.partner}. On {worst.label_of}: "
-                    f"{worst.effect} Management: {worst.management}{more}"),
-            rule=f"interaction/{ing.id}/{_rule_partner(worst.partner)}",
-            source=worst.source,
-            with_=(medicine.label,),
-            contraindicated=contraindicated,
-        )
+        finding = _finding_for(catalog, candidate.id, candidate.route, medicine)
+        if finding is not None:
+            yield finding
     if ctx.unrecognised_medicines:
         names = ", ".join(ctx.unrecognised_medicines)
         yield Finding(
@@ -111,6 +90,44 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             rule=f"missing-data/{ing.id}/medicines",
             with_=ctx.unrecognised_medicines,
         )
+
+
+# A finding about one candidate and one medicine depends on nothing else, and the same
+# medicines recur across patients (opioids, antihypertensives), so it is memoised (bounded
+# LRU). The key includes the catalog, so a reloaded knowledge base never reuses findings
+# made from another. `benchmarks/bench_assess.py` reports speed with and without it.
+@lru_cache(maxsize=65_536)
+def _finding_for(catalog: Catalog, ingredient_id: str, route: Route,
+                 medicine: MatchedMedicine) -> Finding | None:
+    candidate = Candidate(catalog.ingredients[ingredient_id], route,
+                          profiles(catalog)[ingredient_id])
+    ing = candidate.ingredient
+    if ing.id in medicine.ingredients:
+        return _duplicate(candidate, medicine)
+    hits = _hits(candidate, medicine, catalog)
+    if not hits:
+        return None
+    worst = max(hits, key=lambda h: ORDER[h.severity])
+    contraindicated = worst.severity == "contraindicated"
+    verb = "is contraindicated with" if contraindicated else "interacts with"
+    also = [h for h in hits if h is not worst]
+    more = ""
+    if also:
+        more = " Also: " + " ".join(
+            f"On {h.label_of} with {h.partner}: {h.effect} ({h.source.cite()})." for h in also
+        )
+    return Finding(
+        kind="interaction",
+        severity=SEVERITY[worst.severity],
+        summary=short(f"{ing.name} {verb} {medicine.label} ({worst.partner}): "
+                      f"{worst.effect}"),
+        detail=(f"{medicine.label} counts among {worst.partner}. On {worst.label_of}: "
+                f"{worst.effect} Management: {worst.management}{more}"),
+        rule=f"interaction/{ing.id}/{_rule_partner(worst.partner)}",
+        source=worst.source,
+        with_=(medicine.label,),
+        contraindicated=contraindicated,
+    )
 
 
 def _duplicate(candidate: Candidate, medicine: MatchedMedicine) -> Finding:
@@ -133,3 +150,8 @@ def _duplicate(candidate: Candidate, medicine: MatchedMedicine) -> Finding:
 
 def _rule_partner(partner: str) -> str:
     return "-".join(partner.lower().split())
+
+
+def clear_cache() -> None:
+    """Forget memoised findings (for benchmarks measuring the cold path)."""
+    _finding_for.cache_clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from medsafe.assessment.candidate import Candidate, for_route
+from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, FindingSeverity, short
 from medsafe.knowledge.catalog import Catalog
@@ -27,7 +27,7 @@ ACTION_ORDER: dict[RuleAction, int] = {"no-change": 0, "caution": 1, "reduce-dos
 
 
 def matching_rules(candidate: Candidate, ctx: PatientContext) -> list[RenalRule]:
-    rules = for_route(candidate.ingredient.renal, candidate.route)
+    rules = candidate.view.renal
     found = []
     for rule in rules:
         if rule.dialysis:
@@ -44,7 +44,7 @@ def matching_rules(candidate: Candidate, ctx: PatientContext) -> list[RenalRule]
 
 def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
     ing = candidate.ingredient
-    rules = for_route(ing.renal, candidate.route)
+    rules = candidate.view.renal
     if not rules and ing.renally_cleared is None:
         return
     matched = matching_rules(candidate, ctx)

@@ -7,22 +7,15 @@ A drug is sedating when its label lists a side effect that causes daytime sleepi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
-from medsafe.assessment.candidate import Candidate
+from medsafe.assessment.candidate import Candidate, profiles
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, short
 from medsafe.knowledge.catalog import Catalog
-from medsafe.knowledge.model import Ingredient, SideEffect
+from medsafe.knowledge.model import Ingredient
 
 SEDATIVE_CLASS = "cns-depressants"
-
-
-def sedation(ing: Ingredient) -> SideEffect | None:
-    """The label's most frequent daytime-sleepiness side effect, if any."""
-    effects = [s for s in ing.side_effects if s.affects_sleep == "daytime-sleepiness"]
-    if not effects:
-        return None
-    return max(effects, key=lambda s: s.frequency.high_pct or 0.0)
 
 
 def _contraindicated_for(ing: Ingredient, condition_id: str) -> bool:
@@ -30,12 +23,24 @@ def _contraindicated_for(ing: Ingredient, condition_id: str) -> bool:
 
 
 def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
-    ing = candidate.ingredient
-    sedating = sedation(ing)
+    sedatives = tuple(m.label for m in ctx.medicines
+                      if SEDATIVE_CLASS in m.classes and candidate.id not in m.ingredients)
+    yield from _sleep_findings(catalog, candidate.id, "sleep-apnoea" in ctx.condition_ids,
+                               sedatives, "insomnia" in ctx.condition_ids)
+
+
+# The findings depend only on these few facts, which recur across patients: memoised.
+@lru_cache(maxsize=16_384)
+def _sleep_findings(catalog: Catalog, ingredient_id: str, apnoea: bool,
+                    sedatives: tuple[str, ...], insomnia: bool) -> tuple[Finding, ...]:
+    ing = catalog.ingredients[ingredient_id]
+    profile = profiles(catalog)[ingredient_id]
+    findings: list[Finding] = []
+    sedating = profile.sedation
     if sedating is not None:
         how_often = f"{sedating.term} ({sedating.frequency.short()})"
-        if "sleep-apnoea" in ctx.condition_ids and not _contraindicated_for(ing, "sleep-apnoea"):
-            yield Finding(
+        if apnoea and not _contraindicated_for(ing, "sleep-apnoea"):
+            findings.append(Finding(
                 kind="sleep",
                 severity="warning",
                 summary=short(f"Sleep apnoea: {ing.name} is sedating ({how_often}); risk of "
@@ -46,12 +51,10 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                         "daytime sleepiness."),
                 rule=f"sleep/{ing.id}/sleep-apnoea",
                 source=sedating.source,
-            )
-        sedatives = [m.label for m in ctx.medicines
-                     if SEDATIVE_CLASS in m.classes and ing.id not in m.ingredients]
+            ))
         if sedatives:
             names = ", ".join(sedatives)
-            yield Finding(
+            findings.append(Finding(
                 kind="sleep",
                 severity="warning",
                 summary=short(f"Daytime sleepiness adds up: {ing.name} ({how_often}) on top of "
@@ -61,18 +64,22 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                         "and falls."),
                 rule=f"sleep/{ing.id}/other-sedatives",
                 source=sedating.source,
-                with_=tuple(sedatives),
-            )
-    if "insomnia" in ctx.condition_ids:
-        insomnia = [s for s in ing.side_effects if s.affects_sleep == "insomnia"]
-        for effect in insomnia[:1]:
-            yield Finding(
-                kind="sleep",
-                severity="warning",
-                summary=short(f"Insomnia on record: {ing.name} lists {effect.term} "
-                              f"({effect.frequency.short()}) as a side effect."),
-                detail=(f"The label lists {effect.term} ({effect.frequency.short()}). The patient "
-                        "already has insomnia; ask about sleep at follow-up."),
-                rule=f"sleep/{ing.id}/insomnia",
-                source=effect.source,
-            )
+                with_=sedatives,
+            ))
+    effect = profile.insomnia
+    if insomnia and effect is not None:
+        findings.append(Finding(
+            kind="sleep",
+            severity="warning",
+            summary=short(f"Insomnia on record: {ing.name} lists {effect.term} "
+                          f"({effect.frequency.short()}) as a side effect."),
+            detail=(f"The label lists {effect.term} ({effect.frequency.short()}). The patient "
+                    "already has insomnia; ask about sleep at follow-up."),
+            rule=f"sleep/{ing.id}/insomnia",
+            source=effect.source,
+        ))
+    return tuple(findings)
+
+
+def clear_cache() -> None:
+    _sleep_findings.cache_clear()
