@@ -178,16 +178,13 @@ def test_diazepam_for_a_patient_on_oxycodone_is_avoid_under_the_boxed_warning(
     assert finding.severity == "critical"
     assert not finding.contraindicated  # "reserve concomitant prescribing", not forbidden
     assert "respiratory depression" in finding.summary
-    assert finding.source is not None and "BOXED WARNING" in finding.source.section
+    assert finding.source is not None
+    assert "BOXED WARNING" in finding.source.section
     boxed = [f for f in of_kind(diazepam, "warning") if "OPIOIDS" in f.summary]
     assert boxed, "the boxed warning itself should be shown"
     assert diazepam.suitability == "avoid"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dose.plan adds an interaction adjustment only when the management text contains "
-    "'start'; the diazepam/opioids management ('Reserve ... limit dosage and duration') does "
-    "not, so the label's lower initial dose with an opioid never reaches the dose plan"))
 def test_diazepam_dose_plan_for_a_patient_on_an_opioid_starts_lower(catalog: Catalog) -> None:
     """Diazepam WARNINGS, Risks from Concomitant Use with Opioids: "In patients already
     receiving an opioid analgesic, prescribe a lower initial dose of diazepam tablets"."""
@@ -407,10 +404,6 @@ def test_baclofen_on_dialysis_follows_the_dialysis_dose_rule(catalog: Catalog) -
     assert any("5 mg/day" in a for a in baclofen.dose.adjustments)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "renal.check picks the worst matched rule with max(); the eGFR<60 band and the dialysis "
-    "rule are both 'reduce-dose', so the first listed (the eGFR band) wins and the finding "
-    "drops the dialysis dose (about 5 mg/day), which survives only in the dose adjustments"))
 def test_baclofen_on_dialysis_with_an_egfr_on_record_still_gives_the_dialysis_dose(
         catalog: Catalog) -> None:
     """Same label fact as above: a dialysis patient nearly always has a low eGFR on record,
@@ -420,10 +413,6 @@ def test_baclofen_on_dialysis_with_an_egfr_on_record_still_gives_the_dialysis_do
     assert "5 mg per day" in finding.detail
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "methocarbamol.yaml encodes the injection's renal-pathology contraindication only as a "
-    "dialysis rule and as a chronic-kidney-disease condition; a measured eGFR of 20 without a "
-    "recorded CKD diagnosis does not trigger it"))
 def test_methocarbamol_injection_with_egfr_20_is_contraindicated(catalog: Catalog) -> None:
     """Methocarbamol injection CONTRAINDICATIONS (reference notes §4): not to be given in
     known or suspected renal pathology, because of the polyethylene glycol 300 vehicle."""
@@ -473,9 +462,6 @@ def test_a_patient_avoiding_drowsiness_is_warned_about_baclofen(catalog: Catalog
     assert baclofen.suitability == "caution"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "preferences.check grades by frequency.high_pct only; tizanidine somnolence is stored as "
-    "low_pct 10 ('greater than 10%') with no high_pct, so it counts as 0% and is only 'info'"))
 def test_a_patient_avoiding_drowsiness_is_warned_about_tizanidine(catalog: Catalog) -> None:
     """Tizanidine ADVERSE REACTIONS: somnolence in greater than 10% of patients (very common,
     like baclofen's drowsiness), so the same warning applies."""
@@ -499,7 +485,8 @@ def test_oral_only_patient_gets_a_route_warning_on_botulinum_toxin_and_oral_bacl
     baclofen = assessment.option("baclofen")
     assert baclofen.candidate.route == "oral"
     assert of_kind(baclofen, "route-preference") == []
-    assert baclofen.dose is not None and baclofen.dose.route == "oral"
+    assert baclofen.dose is not None
+    assert baclofen.dose.route == "oral"
 
 
 def test_injection_preference_assesses_baclofen_as_intrathecal_with_its_boxed_warning(
@@ -513,7 +500,8 @@ def test_injection_preference_assesses_baclofen_as_intrathecal_with_its_boxed_wa
     boxed = [f for f in of_kind(baclofen, "warning") if "DISCONTINUE ABRUPTLY" in f.summary]
     assert len(boxed) == 1
     assert boxed[0].severity == "warning"
-    assert baclofen.dose is not None and "50 mcg" in baclofen.dose.start
+    assert baclofen.dose is not None
+    assert "50 mcg" in baclofen.dose.start
     tizanidine = the_one(assessment.option("tizanidine"), "route-preference")
     assert tizanidine.severity == "warning"
 
@@ -544,7 +532,8 @@ def test_a_healthy_ms_patient_with_complete_data_gets_baclofen_recommended(
     assert [f for f in baclofen.findings if f.severity != "info"] == []
     assert of_kind(baclofen, "indication") == []  # fully indicated: nothing to say
     assert assessment.options[0].suitability == "recommended"
-    assert baclofen.dose is not None and baclofen.dose.start == "5 mg three times daily"
+    assert baclofen.dose is not None
+    assert baclofen.dose.start == "5 mg three times daily"
 
 
 def test_oral_baclofen_for_cerebral_palsy_is_not_recommended_and_points_to_intrathecal(
@@ -583,10 +572,6 @@ def test_baclofen_after_a_stroke_is_not_recommended(catalog: Catalog) -> None:
     assert baclofen.suitability == "avoid"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "indication.treated_conditions keeps only spasticity and acute-musculoskeletal "
-    "conditions, so rheumatic-disorder is never looked up and baclofen's 'not indicated "
-    "... rheumatic disorders' statement (status not-effective) never fires"))
 def test_baclofen_for_muscle_spasm_from_a_rheumatic_disorder_is_not_indicated(
         catalog: Catalog) -> None:
     """Baclofen INDICATIONS: not indicated in the treatment of skeletal muscle spasm
@@ -738,7 +723,8 @@ def test_an_rxnorm_code_without_text_is_recognised_as_an_opioid(catalog: Catalog
     finding = the_one(baclofen, "interaction")
     assert finding.rule == "interaction/baclofen/opioids"
     assert finding.severity == "critical"
-    assert len(finding.with_) == 1 and OXYCODONE_RXCUI in finding.with_[0]
+    assert len(finding.with_) == 1
+    assert OXYCODONE_RXCUI in finding.with_[0]
 
 
 def test_brand_names_are_recognised_xanax_as_a_benzodiazepine_zanaflex_as_tizanidine(

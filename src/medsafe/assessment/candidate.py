@@ -68,7 +68,8 @@ class Profile:
 
 
 def _most_frequent(effects: Iterable[SideEffect]) -> SideEffect | None:
-    ordered = sorted(effects, key=lambda s: s.frequency.high_pct or 0.0, reverse=True)
+    ordered = sorted(effects, key=lambda s: max(s.frequency.high_pct or 0.0,
+                                                 s.frequency.low_pct or 0.0), reverse=True)
     return ordered[0] if ordered else None
 
 

@@ -18,7 +18,7 @@ from medsafe.assessment.patient import (
     Preferences,
     Severity,
 )
-from medsafe.knowledge.catalog import Catalog, DrugIdentity
+from medsafe.knowledge.catalog import Catalog, DrugIdentity, system_name
 from medsafe.knowledge.model import HepaticState
 
 # Upper limit of normal multiples: the tizanidine label summary uses ">3x ULN" for
@@ -106,7 +106,14 @@ def match_medicine(concept: Concept, catalog: Catalog) -> MatchedMedicine | None
     identities = identify_drug(concept, catalog)
     if not identities:
         return None
-    return MatchedMedicine.of(concept.label(), identities)
+    label = concept.label()
+    if next(concept.texts(), None) is None:
+        # Recorded by code alone: name it as a person would, keeping the code.
+        coding = concept.codings[0]
+        system = system_name(coding.system) or "code"
+        label = f"{identities[0].name} ({system.upper() if system == 'ndc' else system} "\
+                f"{coding.code})".replace("rxnorm", "RxNorm")
+    return MatchedMedicine.of(label, identities)
 
 
 @lru_cache(maxsize=16_384)

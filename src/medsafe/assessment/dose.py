@@ -57,11 +57,11 @@ def plan(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> DosePla
     if ctx.age is not None and ctx.age >= OLDER_ADULT_AGE and ing.older_adult_dose:
         adjustments.append(f"Age {ctx.age}: {ing.older_adult_dose.text} "
                            f"({ing.older_adult_dose.source.cite()})")
-    for ix in ing.interactions:
-        if (ix.with_class and ix.with_class in ctx.medicine_classes
-                and ix.severity in ("major", "moderate") and "start" in ix.management.lower()):
-            adjustments.append(f"With {catalog.classes[ix.with_class].name}: "
-                               f"{ix.management} ({ix.source.cite()})")
+    for class_id in ctx.medicine_classes & candidate.profile.interactions_by_class.keys():
+        for ix in candidate.profile.interactions_by_class[class_id]:
+            if ix.dose:
+                adjustments.append(f"With {catalog.classes[class_id].name}: {ix.dose} "
+                                   f"({ix.source.cite()})")
     base = _label_plan(catalog, ing.id, ing.dosing.index(regimen))
     if not adjustments:
         return base

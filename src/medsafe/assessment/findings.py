@@ -68,6 +68,15 @@ def short(text: str, limit: int = SUMMARY_LIMIT - 1) -> str:
     return cut + "…"
 
 
+def in_sentence(name: str) -> str:
+    """A condition name as it reads mid-sentence: 'Acute painful musculoskeletal
+    condition' becomes 'acute painful …'; 'Parkinson's disease' and 'MS' stay as they are."""
+    first = name.split(" ", 1)[0]
+    if len(first) > 1 and first[1:].islower() and not first.endswith("'s"):
+        return name[0].lower() + name[1:]
+    return name
+
+
 def suitability_of(findings: Iterable[Finding]) -> Suitability:
     """The stated rules, in order:
 

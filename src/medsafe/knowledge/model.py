@@ -200,8 +200,9 @@ class HepaticRule(Cited):
 
 
 class Contraindication(Cited):
-    """Absolute contraindication. Exactly one of condition / drug_class / ingredient, or
-    `hypersensitivity: true` for allergy to the ingredient itself."""
+    """Absolute contraindication. Exactly one target: a condition, a drug class,
+    `hypersensitivity: true` (allergy to the ingredient itself), or an age limit
+    (`min_age_years`: contraindicated below that age)."""
 
     condition: str | None = None
     drug_class: str | None = None
@@ -212,9 +213,11 @@ class Contraindication(Cited):
 
     @model_validator(mode="after")
     def _one_target(self) -> Contraindication:
-        targets = [self.condition, self.drug_class, True if self.hypersensitivity else None]
+        targets = [self.condition, self.drug_class, True if self.hypersensitivity else None,
+                   self.min_age_years]
         if sum(t is not None for t in targets) != 1:
-            raise ValueError("give exactly one of condition, drug_class, hypersensitivity: true")
+            raise ValueError("give exactly one of condition, drug_class, hypersensitivity: "
+                             "true, min_age_years")
         return self
 
 
@@ -274,6 +277,9 @@ class Interaction(Cited):
     severity: InteractionSeverity
     effect: str
     management: str
+    dose: str | None = Field(
+        default=None, description="how the source adjusts this drug's dose with the partner"
+    )
 
     @model_validator(mode="after")
     def _one_partner(self) -> Interaction:

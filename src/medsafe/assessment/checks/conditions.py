@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
-from medsafe.assessment.findings import Finding, FindingKind, short
+from medsafe.assessment.findings import Finding, FindingKind, in_sentence, short
 from medsafe.knowledge.catalog import Catalog
 
 
@@ -38,7 +38,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             yield Finding(
                 kind="contraindication",
                 severity="critical",
-                summary=short(f"{ing.name} is contraindicated in {name.lower()}."),
+                summary=short(f"{ing.name} is contraindicated in {in_sentence(name)}."),
                 detail=f"Label: \"{ci.text}\"",
                 rule=f"contraindication/{ing.id}/{ci.condition}",
                 source=ci.source,
@@ -48,8 +48,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             yield Finding(
                 kind="contraindication",
                 severity="critical",
-                summary=short(f"{ing.name} is contraindicated under {ci.min_age_years:g} "
-                              f"years of age."),
+                summary=short(f"{ing.name} is contraindicated under "
+                              f"{_age_words(ci.min_age_years)} of age."),
                 detail=f"Label: \"{ci.text}\"",
                 rule=f"contraindication/{ing.id}/age",
                 source=ci.source,
@@ -65,8 +65,14 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             yield Finding(
                 kind=kind,
                 severity=caution.severity,
-                summary=short(f"{ing.name} with {name.lower()}: {caution.text}"),
+                summary=short(f"{ing.name} with {in_sentence(name)}: {caution.text}"),
                 detail=caution.text,
                 rule=f"caution/{ing.id}/{caution.condition}",
                 source=caution.source,
             )
+
+
+def _age_words(years: float) -> str:
+    if years < 1:
+        return f"{round(years * 12)} months"
+    return f"{years:g} years"

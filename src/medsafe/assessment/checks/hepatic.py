@@ -3,7 +3,7 @@ baseline liver tests for drugs that can injure the liver."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.checks.renal import ACTION_ORDER, ACTION_SEVERITY
@@ -29,7 +29,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         severity = ACTION_SEVERITY[worst.action]
         states = sorted(set(worst.when) & ctx.hepatic_states)
         where = ", ".join(STATE_WORDS[s] for s in states)
-        if severity is not None:
+        if severity is not None and not _said_by_a_contraindication(candidate, ctx, catalog,
+                                                                    states):
             dose = f" Dose: {worst.dose}" if worst.dose else ""
             yield Finding(
                 kind="hepatic",
@@ -45,8 +46,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         yield Finding(
             kind="missing-data",
             severity="warning",
-            summary=short(f"Liver disease on record but no Child-Pugh class; {ing.name} "
-                          f"liver rules need it."),
+            summary=short(f"Liver findings on record ({where}) but no Child-Pugh class; "
+                          f"{ing.name} liver rules need it."),
             detail=(f"The record shows {where}. {ing.name}'s liver rules are stated by severity "
                     f"({'; '.join(r.text for r in rules)}). Record the Child-Pugh class."),
             rule=f"missing-data/{ing.id}/child-pugh",
@@ -61,3 +62,15 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             rule=f"missing-data/{ing.id}/liver-tests",
             source=ing.hepatotoxic.source,
         )
+
+
+def _said_by_a_contraindication(candidate: Candidate, ctx: PatientContext, catalog: Catalog,
+                                states: Iterable[str]) -> bool:
+    """True when a labelled contraindication for a recorded liver condition already covers
+    these states (dantrolene in active liver disease): the conditions check reports it."""
+    for ci in candidate.view.contraindications:
+        if ci.condition and ci.condition in ctx.condition_ids:
+            state = catalog.conditions[ci.condition].hepatic_state
+            if state is not None and state in states:
+                return True
+    return False

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
-from medsafe.assessment.findings import Finding, FindingSeverity, short
+from medsafe.assessment.findings import Finding, FindingSeverity, in_sentence, short
 from medsafe.knowledge.catalog import Catalog
 from medsafe.knowledge.model import Indication, IndicationStatus
 
@@ -41,11 +41,16 @@ STATUS_WORDS: dict[IndicationStatus, str] = {
 GENERIC_SPASTICITY = "spasticity"
 
 
-def treated_conditions(ctx: PatientContext, catalog: Catalog) -> list[str]:
-    """The patient's conditions that a muscle relaxant is given for."""
+def treated_conditions(ctx: PatientContext, catalog: Catalog, candidate: Candidate
+                       ) -> list[str]:
+    """The patient's conditions that a muscle relaxant is given for: causes of spasticity,
+    acute musculoskeletal conditions, and any condition the candidate's label speaks of
+    (baclofen's label says it is not indicated for spasm from rheumatic disorders)."""
+    labelled = {s.condition for s in candidate.ingredient.indications}
     return sorted(
         cid for cid in ctx.condition_ids
         if catalog.conditions[cid].spasticity or catalog.conditions[cid].musculoskeletal
+        or cid in labelled
     )
 
 
@@ -70,7 +75,7 @@ def best_status(candidate: Candidate, ctx: PatientContext, catalog: Catalog,
     """Rank of the best-supported treated condition on a route (-1: nothing labelled)."""
     ranks = [
         STATUS_RANK[s.status]
-        for cid in treated_conditions(ctx, catalog)
+        for cid in treated_conditions(ctx, catalog, candidate)
         if (s := statement_for(candidate, cid, catalog, route)) is not None
     ]
     return max(ranks, default=-1)
@@ -78,7 +83,7 @@ def best_status(candidate: Candidate, ctx: PatientContext, catalog: Catalog,
 
 def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
     ing = candidate.ingredient
-    treated = treated_conditions(ctx, catalog)
+    treated = treated_conditions(ctx, catalog, candidate)
     if not treated:
         yield Finding(
             kind="missing-data",
@@ -94,7 +99,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         return
     spastic = [cid for cid in treated if catalog.conditions[cid].spasticity]
     if spastic and ing.family == "musculoskeletal":
-        names = ", ".join(catalog.conditions[c].name for c in spastic)
+        names = ", ".join(in_sentence(catalog.conditions[c].name) for c in spastic)
         statement = _family_statement(candidate, spastic, catalog)
         yield Finding(
             kind="indication",
@@ -112,7 +117,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
     statements = [(cid, statement_for(candidate, cid, catalog)) for cid in treated]
     labelled = [(cid, s) for cid, s in statements if s is not None]
     if not labelled:
-        names = ", ".join(catalog.conditions[c].name for c in treated)
+        names = ", ".join(in_sentence(catalog.conditions[c].name) for c in treated)
         yield Finding(
             kind="indication",
             severity="warning",
@@ -134,7 +139,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         kind="indication",
         severity=severity,
         summary=short(f"{ing.name} ({candidate.route}) {STATUS_WORDS[best.status]} "
-                      f"{condition.lower()}."),
+                      f"{in_sentence(condition)}."),
         detail=f"Label: \"{best.text}\"{other_routes}",
         rule=f"indication/{ing.id}/{cid}",
         source=best.source,

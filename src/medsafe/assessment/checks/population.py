@@ -21,7 +21,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         yield Finding(
             kind="pregnancy",
             severity="warning",
-            summary=short(f"Pregnant: {ing.name} only if the benefit justifies the risk."),
+            summary=short(f"Pregnant: {ing.pregnancy.text}"),
             detail=ing.pregnancy.text,
             rule=f"pregnancy/{ing.id}",
             source=ing.pregnancy.source,

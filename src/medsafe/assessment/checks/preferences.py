@@ -28,6 +28,11 @@ def matches(preference: str, effect: SideEffect) -> bool:
     return wanted in names or any(wanted in name.split() for name in names)
 
 
+def _frequency(effect: SideEffect) -> float:
+    """The highest frequency the label states ('greater than 10%' counts as 10)."""
+    return max(effect.frequency.high_pct or 0.0, effect.frequency.low_pct or 0.0)
+
+
 def route_ok(ing: Ingredient, wanted: str) -> bool:
     if wanted == "oral":
         return "oral" in ing.routes
@@ -53,8 +58,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         hits = [s for s in ing.side_effects if matches(avoid, s)]
         if not hits:
             continue
-        top = max(hits, key=lambda s: s.frequency.high_pct or 0.0)
-        strong = (top.frequency.high_pct or 0.0) >= STRONG_EFFECT_PCT
+        top = max(hits, key=_frequency)
+        strong = _frequency(top) >= STRONG_EFFECT_PCT
         severity: FindingSeverity = "warning" if strong else "info"
         yield Finding(
             kind="tolerability-preference",

@@ -48,7 +48,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
     if not rules and ing.renally_cleared is None:
         return
     matched = matching_rules(candidate, ctx)
-    if ctx.kidney is None and not matched:
+    banded = any(not rule.dialysis for rule in rules)
+    if ctx.kidney is None and not matched and (banded or ing.renally_cleared is not None):
         why = ing.renally_cleared.text if ing.renally_cleared else "Its label has renal dose rules."
         have = (" Serum creatinine is on record, but no eGFR or creatinine clearance."
                 if ctx.creatinine_only else "")
@@ -64,7 +65,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         return
     if not matched:
         return
-    worst = max(matched, key=lambda r: ACTION_ORDER[r.action])
+    # On dialysis, the dialysis rule is the more specific one when actions tie.
+    worst = max(matched, key=lambda r: (ACTION_ORDER[r.action], r.dialysis))
     severity = ACTION_SEVERITY[worst.action]
     if severity is None:
         return

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from medsafe.assessment.patient import (
@@ -112,11 +115,48 @@ def parse_bundle(document: Any) -> PatientRecord:
     kind = document.get("resourceType")
     if kind != "Bundle":
         raise Invalid(f"expected a FHIR Bundle, got resourceType {kind!r}")
+    _check_resource_types(document)
     try:
         bundle = Bundle.model_validate(document)
     except ValidationError as exc:
         raise Invalid(_describe(exc, document)) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        # fhir.resources raises these for shapes its validators do not expect.
+        raise Invalid(f"not valid FHIR R4: {_one_line(str(exc))}") from exc
     return _BundleReader(bundle).record()
+
+
+def _check_resource_types(document: dict[str, Any]) -> None:
+    """Every entry's resource must name an R4 resource type medsafe can parse."""
+    entries = document.get("entry")
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise Invalid("not valid FHIR R4: Bundle: entry: expected a list")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise Invalid(f"not valid FHIR R4: entry {index}: expected an object")
+        resource = entry.get("resource")
+        if resource is None:
+            continue
+        if not isinstance(resource, dict):
+            raise Invalid(f"not valid FHIR R4: entry {index}: resource: expected an object")
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or not _is_resource_type(kind):
+            raise Invalid(f"not valid FHIR R4: entry {index}: unknown resourceType {kind!r}")
+
+
+@cache
+def _is_resource_type(kind: str) -> bool:
+    try:
+        model = get_fhir_model_class(kind)
+    except (KeyError, ValueError):
+        return False
+    return isinstance(model, type) and issubclass(model, Resource)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _describe(exc: ValidationError, document: dict[str, Any]) -> str:
@@ -134,7 +174,7 @@ def _describe(exc: ValidationError, document: dict[str, Any]) -> str:
         where = f"entry {index} ({rtype})"
         loc = loc[3:]
     field = ".".join(str(part) for part in loc) or "(resource)"
-    message = str(first["msg"]).removeprefix("Value error, ")
+    message = _one_line(str(first["msg"]).removeprefix("Value error, "))
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"not valid FHIR R4: {where}: {field}: {message}{more}"
 
