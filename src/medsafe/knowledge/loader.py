@@ -75,24 +75,26 @@ def _validate(model: type[M], data: Any, node: yaml.Node | None, path: Path,
         raise KnowledgeError(f"{path}:{line}: {field}: {first['msg']}{more}") from exc
 
 
-def load_ingredient(path: Path) -> Ingredient:
+N = TypeVar("N", Ingredient, DrugClass)
+
+
+def _load_named(model: type[N], path: Path) -> N:
+    """A file holding one record whose id is the file's name."""
     data, node = _read_yaml(path)
-    ingredient = _validate(Ingredient, data, node, path)
-    if ingredient.id != path.stem:
+    record = _validate(model, data, node, path)
+    if record.id != path.stem:
         raise KnowledgeError(
-            f"{path}:{_line_of(node, ['id'])}: id: '{ingredient.id}' must equal the file name"
+            f"{path}:{_line_of(node, ['id'])}: id: '{record.id}' must equal the file name"
         )
-    return ingredient
+    return record
+
+
+def load_ingredient(path: Path) -> Ingredient:
+    return _load_named(Ingredient, path)
 
 
 def load_class(path: Path) -> DrugClass:
-    data, node = _read_yaml(path)
-    drug_class = _validate(DrugClass, data, node, path)
-    if drug_class.id != path.stem:
-        raise KnowledgeError(
-            f"{path}:{_line_of(node, ['id'])}: id: '{drug_class.id}' must equal the file name"
-        )
-    return drug_class
+    return _load_named(DrugClass, path)
 
 
 def load_conditions(path: Path) -> tuple[Condition, ...]:

@@ -61,6 +61,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             kind = kind_for_condition(caution.condition, catalog)
             if kind == "renal" and measured_kidney:
                 continue  # the renal band for the measured eGFR/CrCl says it more precisely
+            if kind == "pregnancy" and ing.pregnancy is not None:
+                continue  # the pregnancy statement is reported by the population check
             name = catalog.conditions[caution.condition].name
             yield Finding(
                 kind=kind,
