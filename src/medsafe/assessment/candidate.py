@@ -65,6 +65,7 @@ class Profile:
     hypersensitivity: Contraindication | None
     routes: Mapping[str, RouteView]
     monitoring: tuple[str, ...]
+    labelled_conditions: frozenset[str]  # conditions the label has a statement about
 
 
 def _most_frequent(effects: Iterable[SideEffect]) -> SideEffect | None:
@@ -106,6 +107,7 @@ def build_profile(ing: Ingredient, catalog: Catalog) -> Profile:
             for route in routes
         },
         monitoring=tuple(f"{m.what} ({m.when})" for m in ing.monitoring),
+        labelled_conditions=frozenset(s.condition for s in ing.indications),
     )
 
 

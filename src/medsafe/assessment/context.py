@@ -80,6 +80,7 @@ class PatientContext:
     severity: Severity | None
     medicine_ingredients: frozenset[str]
     medicine_classes: frozenset[str]
+    spastic: bool  # a cause of spasticity is on record
 
 
 def identify_drug(concept: Concept, catalog: Catalog) -> tuple[DrugIdentity, ...]:
@@ -230,6 +231,7 @@ def build_context(record: PatientRecord, catalog: Catalog, today: date) -> Patie
         severity=severity,
         medicine_ingredients=frozenset().union(*(m.ingredients for m in medicines)),
         medicine_classes=frozenset().union(*(m.classes for m in medicines)),
+        spastic=any(catalog.conditions[c].spasticity for c in condition_ids),
     )
 
 

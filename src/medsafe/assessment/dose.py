@@ -33,9 +33,8 @@ def choose_regimen(candidate: Candidate, ctx: PatientContext, catalog: Catalog
     regimens = [r for r in candidate.ingredient.dosing if r.route == candidate.route]
     if not regimens:
         return None
-    spastic = any(catalog.conditions[c].spasticity for c in ctx.condition_ids)
     for regimen in regimens:
-        if ("spastic" in regimen.use.lower()) == spastic:
+        if ("spastic" in regimen.use.lower()) == ctx.spastic:
             return regimen
     return regimens[0]
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, short
 from medsafe.knowledge.catalog import Catalog
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> list[Finding]:
+    found: list[Finding] = []
     ing = candidate.ingredient
     if not (ctx.allergy_ingredients or ctx.allergy_classes or ctx.unrecognised_allergies):
-        return
+        return found
     hypersensitivity = candidate.profile.hypersensitivity
     source = hypersensitivity.source if hypersensitivity else None
     label_text = f" Label: \"{hypersensitivity.text}\"" if hypersensitivity else ""
@@ -24,7 +23,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         matched.append(ctx.allergy_labels[class_id])
     if matched:
         recorded = ", ".join(dict.fromkeys(matched))
-        yield Finding(
+        found.append(Finding(
             kind="allergy",
             severity="critical",
             summary=short(f"Recorded allergy or reaction to {recorded}: do not give {ing.name}."),
@@ -34,10 +33,10 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             source=source,
             with_=tuple(dict.fromkeys(matched)),
             contraindicated=True,
-        )
+        ))
     if ctx.unrecognised_allergies:
         names = ", ".join(ctx.unrecognised_allergies)
-        yield Finding(
+        found.append(Finding(
             kind="missing-data",
             severity="info",
             summary=short(f"Allergy not recognised ({names}); cross-reactivity with "
@@ -46,4 +45,5 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                    f"knows, so it could not check whether {ing.name} is affected.",
             rule=f"missing-data/{ing.id}/allergy",
             with_=ctx.unrecognised_allergies,
-        )
+        ))
+    return found

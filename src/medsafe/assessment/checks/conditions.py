@@ -6,8 +6,6 @@ hypersensitivity lives in `allergy`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, FindingKind, in_sentence, short
@@ -29,13 +27,14 @@ def kind_for_condition(condition_id: str, catalog: Catalog) -> FindingKind:
     return "warning"
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> list[Finding]:
+    found: list[Finding] = []
     ing = candidate.ingredient
     view = candidate.view
     for ci in view.contraindications:
         if ci.condition and ci.condition in ctx.condition_ids:
             name = catalog.conditions[ci.condition].name
-            yield Finding(
+            found.append(Finding(
                 kind="contraindication",
                 severity="critical",
                 summary=short(f"{ing.name} is contraindicated in {in_sentence(name)}."),
@@ -43,9 +42,9 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                 rule=f"contraindication/{ing.id}/{ci.condition}",
                 source=ci.source,
                 contraindicated=True,
-            )
+            ))
         if ci.min_age_years is not None and ctx.age is not None and ctx.age < ci.min_age_years:
-            yield Finding(
+            found.append(Finding(
                 kind="contraindication",
                 severity="critical",
                 summary=short(f"{ing.name} is contraindicated under "
@@ -54,7 +53,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                 rule=f"contraindication/{ing.id}/age",
                 source=ci.source,
                 contraindicated=True,
-            )
+            ))
     measured_kidney = ctx.kidney is not None and bool(view.renal)
     for caution in view.cautions:
         if caution.condition in ctx.condition_ids:
@@ -64,14 +63,15 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             if kind == "pregnancy" and ing.pregnancy is not None:
                 continue  # the pregnancy statement is reported by the population check
             name = catalog.conditions[caution.condition].name
-            yield Finding(
+            found.append(Finding(
                 kind=kind,
                 severity=caution.severity,
                 summary=short(f"{ing.name} with {in_sentence(name)}: {caution.text}"),
                 detail=caution.text,
                 rule=f"caution/{ing.id}/{caution.condition}",
                 source=caution.source,
-            )
+            ))
+    return found
 
 
 def _age_words(years: float) -> str:

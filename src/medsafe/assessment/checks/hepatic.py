@@ -3,7 +3,7 @@ baseline liver tests for drugs that can injure the liver."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.checks.renal import ACTION_ORDER, ACTION_SEVERITY
@@ -20,7 +20,8 @@ STATE_WORDS = {
 }
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> list[Finding]:
+    found: list[Finding] = []
     ing = candidate.ingredient
     rules = candidate.view.hepatic
     matched = [r for r in rules if set(r.when) & ctx.hepatic_states]
@@ -32,7 +33,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         if severity is not None and not _said_by_a_contraindication(candidate, ctx, catalog,
                                                                     states):
             dose = f" Dose: {worst.dose}" if worst.dose else ""
-            yield Finding(
+            found.append(Finding(
                 kind="hepatic",
                 severity=severity,
                 summary=short(f"{ing.name} with {where}: {worst.text}"),
@@ -40,10 +41,10 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                 rule=f"hepatic/{ing.id}/{worst.action}",
                 source=worst.source,
                 contraindicated=worst.action == "contraindicated",
-            )
+            ))
     elif rules and ctx.hepatic_states:
         where = ", ".join(STATE_WORDS[s] for s in sorted(ctx.hepatic_states))
-        yield Finding(
+        found.append(Finding(
             kind="missing-data",
             severity="warning",
             summary=short(f"Liver findings on record ({where}) but no Child-Pugh class; "
@@ -52,16 +53,17 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                     f"({'; '.join(r.text for r in rules)}). Record the Child-Pugh class."),
             rule=f"missing-data/{ing.id}/child-pugh",
             source=rules[0].source,
-        )
+        ))
     if ing.hepatotoxic is not None and not ctx.liver_tests_on_record and not matched:
-        yield Finding(
+        found.append(Finding(
             kind="missing-data",
             severity="warning",
             summary=short(f"No liver tests on record; {ing.name} can injure the liver."),
             detail=f"{ing.hepatotoxic.text} Record baseline liver tests (ALT, AST) first.",
             rule=f"missing-data/{ing.id}/liver-tests",
             source=ing.hepatotoxic.source,
-        )
+        ))
+    return found
 
 
 def _said_by_a_contraindication(candidate: Candidate, ctx: PatientContext, catalog: Catalog,

@@ -6,8 +6,6 @@ acute painful musculoskeletal conditions gets a critical `indication` finding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, FindingSeverity, in_sentence, short
@@ -46,7 +44,7 @@ def treated_conditions(ctx: PatientContext, catalog: Catalog, candidate: Candida
     """The patient's conditions that a muscle relaxant is given for: causes of spasticity,
     acute musculoskeletal conditions, and any condition the candidate's label speaks of
     (baclofen's label says it is not indicated for spasm from rheumatic disorders)."""
-    labelled = {s.condition for s in candidate.ingredient.indications}
+    labelled = candidate.profile.labelled_conditions
     return sorted(
         cid for cid in ctx.condition_ids
         if catalog.conditions[cid].spasticity or catalog.conditions[cid].musculoskeletal
@@ -81,11 +79,12 @@ def best_status(candidate: Candidate, ctx: PatientContext, catalog: Catalog,
     return max(ranks, default=-1)
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> list[Finding]:
+    found: list[Finding] = []
     ing = candidate.ingredient
     treated = treated_conditions(ctx, catalog, candidate)
     if not treated:
-        yield Finding(
+        found.append(Finding(
             kind="missing-data",
             severity="warning",
             summary="No condition on record that a muscle relaxant treats; indication unchecked.",
@@ -95,13 +94,13 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                 f"tell whether {ing.name} is indicated. Add the condition being treated."
             ),
             rule=f"missing-data/{ing.id}/indication",
-        )
-        return
+        ))
+        return found
     spastic = [cid for cid in treated if catalog.conditions[cid].spasticity]
     if spastic and ing.family == "musculoskeletal":
         names = ", ".join(in_sentence(catalog.conditions[c].name) for c in spastic)
         statement = _family_statement(candidate, spastic, catalog)
-        yield Finding(
+        found.append(Finding(
             kind="indication",
             severity="critical",
             summary=short(f"{ing.name} is for acute musculoskeletal spasm, not spasticity "
@@ -112,13 +111,13 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             ),
             rule=f"indication/{ing.id}/spasticity",
             source=statement.source,
-        )
-        return
+        ))
+        return found
     statements = [(cid, statement_for(candidate, cid, catalog)) for cid in treated]
     labelled = [(cid, s) for cid, s in statements if s is not None]
     if not labelled:
         names = ", ".join(in_sentence(catalog.conditions[c].name) for c in treated)
-        yield Finding(
+        found.append(Finding(
             kind="indication",
             severity="warning",
             summary=short(f"{ing.name} ({candidate.route}) is not labelled for {names}."),
@@ -127,15 +126,15 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                 f"the {candidate.route} route; using it would be off-label."
             ),
             rule=f"indication/{ing.id}/unlabelled",
-        )
-        return
+        ))
+        return found
     cid, best = max(labelled, key=lambda pair: STATUS_RANK[pair[1].status])
     severity = STATUS_SEVERITY[best.status]
     if severity is None:
-        return
+        return found
     condition = catalog.conditions[cid].name
     other_routes = _better_route_text(candidate, cid, catalog, best.status)
-    yield Finding(
+    found.append(Finding(
         kind="indication",
         severity=severity,
         summary=short(f"{ing.name} ({candidate.route}) {STATUS_WORDS[best.status]} "
@@ -143,7 +142,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         detail=f"Label: \"{best.text}\"{other_routes}",
         rule=f"indication/{ing.id}/{cid}",
         source=best.source,
-    )
+    ))
+    return found
 
 
 def _family_statement(candidate: Candidate, spastic: list[str], catalog: Catalog) -> Indication:

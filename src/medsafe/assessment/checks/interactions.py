@@ -9,7 +9,6 @@ itself is duplicate therapy, not an interaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,15 +72,16 @@ def _hits(candidate: Candidate, medicine: MatchedMedicine, catalog: Catalog) -> 
     return hits
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> list[Finding]:
+    found: list[Finding] = []
     ing = candidate.ingredient
     for medicine in ctx.medicines:
         finding = _finding_for(catalog, candidate.id, candidate.route, medicine)
         if finding is not None:
-            yield finding
+            found.append(finding)
     if ctx.unrecognised_medicines:
         names = ", ".join(ctx.unrecognised_medicines)
-        yield Finding(
+        found.append(Finding(
             kind="missing-data",
             severity="warning",
             summary=short(f"Not recognised, interactions with {ing.name} unchecked: {names}"),
@@ -89,7 +89,8 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                     f"them against {ing.name}. Check these interactions by hand."),
             rule=f"missing-data/{ing.id}/medicines",
             with_=ctx.unrecognised_medicines,
-        )
+        ))
+    return found
 
 
 # A finding about one candidate and one medicine depends on nothing else, and the same

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from medsafe.assessment.candidate import INJECTION_ROUTES, Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, FindingSeverity, short
@@ -39,12 +37,13 @@ def route_ok(ing: Ingredient, wanted: str) -> bool:
     return bool(ing.routes & INJECTION_ROUTES)
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> list[Finding]:
+    found: list[Finding] = []
     ing = candidate.ingredient
     wanted_route = ctx.preferences.route
     if wanted_route and not route_ok(ing, wanted_route):
         have = ", ".join(sorted(ing.routes))
-        yield Finding(
+        found.append(Finding(
             kind="route-preference",
             severity="warning",
             summary=short(f"Patient prefers {wanted_route}; {ing.name} is given only by "
@@ -53,7 +52,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                    + "; ".join(f"{p.name} ({p.route})" for p in ing.products),
             rule=f"route-preference/{ing.id}/{wanted_route}",
             source=ing.products[0].source,
-        )
+        ))
     for avoid in ctx.preferences.avoid_side_effects:
         hits = [s for s in ing.side_effects if matches(avoid, s)]
         if not hits:
@@ -61,7 +60,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         top = max(hits, key=_frequency)
         strong = _frequency(top) >= STRONG_EFFECT_PCT
         severity: FindingSeverity = "warning" if strong else "info"
-        yield Finding(
+        found.append(Finding(
             kind="tolerability-preference",
             severity=severity,
             summary=short(f"Patient wants to avoid {avoid}; {ing.name} lists {top.term} "
@@ -70,4 +69,5 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
                    f"avoid {avoid}.",
             rule=f"tolerability-preference/{ing.id}/{normalise(avoid).replace(' ', '-')}",
             source=top.source,
-        )
+        ))
+    return found

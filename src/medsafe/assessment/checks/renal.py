@@ -6,8 +6,6 @@ rules, gets a `missing-data` finding when neither eGFR nor CrCl is known.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from medsafe.assessment.candidate import Candidate
 from medsafe.assessment.context import PatientContext
 from medsafe.assessment.findings import Finding, FindingSeverity, short
@@ -42,18 +40,19 @@ def matching_rules(candidate: Candidate, ctx: PatientContext) -> list[RenalRule]
     return found
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> list[Finding]:
+    found: list[Finding] = []
     ing = candidate.ingredient
     rules = candidate.view.renal
     if not rules and ing.renally_cleared is None:
-        return
+        return found
     matched = matching_rules(candidate, ctx)
     banded = any(not rule.dialysis for rule in rules)
     if ctx.kidney is None and not matched and (banded or ing.renally_cleared is not None):
         why = ing.renally_cleared.text if ing.renally_cleared else "Its label has renal dose rules."
         have = (" Serum creatinine is on record, but no eGFR or creatinine clearance."
                 if ctx.creatinine_only else "")
-        yield Finding(
+        found.append(Finding(
             kind="missing-data",
             severity="warning",
             summary=short(f"No eGFR or CrCl on record; {ing.name} dosing depends on kidney "
@@ -61,15 +60,15 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
             detail=f"{why}{have} Record an eGFR or creatinine clearance before dosing.",
             rule=f"missing-data/{ing.id}/kidney",
             source=ing.renally_cleared.source if ing.renally_cleared else rules[0].source,
-        )
-        return
+        ))
+        return found
     if not matched:
-        return
+        return found
     # On dialysis, the dialysis rule is the more specific one when actions tie.
     worst = max(matched, key=lambda r: (ACTION_ORDER[r.action], r.dialysis))
     severity = ACTION_SEVERITY[worst.action]
     if severity is None:
-        return
+        return found
     if ctx.on_dialysis and worst.dialysis:
         where = "on dialysis"
     elif ctx.kidney is not None:
@@ -81,7 +80,7 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         measure_note = (" The label's band is in creatinine clearance; the record's eGFR was "
                         "used in its place.")
     dose = f" Dose: {worst.dose}" if worst.dose else ""
-    yield Finding(
+    found.append(Finding(
         kind="renal",
         severity=severity,
         summary=short(f"{ing.name}, {where}: {worst.text}"),
@@ -89,4 +88,5 @@ def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterat
         rule=f"renal/{ing.id}/{worst.action}",
         source=worst.source,
         contraindicated=worst.action == "contraindicated",
-    )
+    ))
+    return found

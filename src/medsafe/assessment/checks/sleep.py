@@ -6,7 +6,6 @@ A drug is sedating when its label lists a side effect that causes daytime sleepi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 
 from medsafe.assessment.candidate import Candidate, profiles
@@ -22,11 +21,12 @@ def _contraindicated_for(ing: Ingredient, condition_id: str) -> bool:
     return any(ci.condition == condition_id for ci in ing.contraindications)
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog
+          ) -> tuple[Finding, ...]:
     sedatives = tuple(m.label for m in ctx.medicines
                       if SEDATIVE_CLASS in m.classes and candidate.id not in m.ingredients)
-    yield from _sleep_findings(catalog, candidate.id, "sleep-apnoea" in ctx.condition_ids,
-                               sedatives, "insomnia" in ctx.condition_ids)
+    return _sleep_findings(catalog, candidate.id, "sleep-apnoea" in ctx.condition_ids,
+                           sedatives, "insomnia" in ctx.condition_ids)
 
 
 # The findings depend only on these few facts, which recur across patients: memoised.

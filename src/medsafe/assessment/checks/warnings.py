@@ -6,7 +6,6 @@ built once per (knowledge base, ingredient, route) and reused.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 
 from medsafe.assessment.candidate import Candidate, profiles
@@ -16,8 +15,9 @@ from medsafe.knowledge.catalog import Catalog
 from medsafe.knowledge.model import Route
 
 
-def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog) -> Iterator[Finding]:
-    yield from _drug_findings(catalog, candidate.id, candidate.route)
+def check(candidate: Candidate, ctx: PatientContext, catalog: Catalog
+          ) -> tuple[Finding, ...]:
+    return _drug_findings(catalog, candidate.id, candidate.route)
 
 
 @lru_cache(maxsize=1024)
