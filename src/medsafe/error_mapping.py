@@ -12,6 +12,7 @@ from medsafe.errors import (
     KnowledgeError,
     MedsafeError,
     NotFound,
+    Unauthenticated,
 )
 
 # Exit code 2 is the Unix convention for "you called me wrong / bad input"; 1 is reserved
@@ -34,3 +35,24 @@ def exit_code_for(error: MedsafeError) -> int:
     if isinstance(error, Forbidden):
         return EXIT_FORBIDDEN
     return EXIT_BAD_INPUT
+
+
+# HTTP: RFC 9457 problem types. A record the caller may not see is a 404 like a record
+# that does not exist (Forbidden is only for actions the caller's role may never take).
+HTTP_STATUS: tuple[tuple[type[MedsafeError], int, str], ...] = (
+    (Unauthenticated, 401, "Unauthorized"),
+    (NotFound, 404, "Not Found"),
+    (Conflict, 409, "Conflict"),
+    (InvalidTransition, 409, "Invalid Transition"),
+    (Forbidden, 403, "Forbidden"),
+    (KnowledgeError, 500, "Knowledge Base Error"),
+    (MedsafeError, 422, "Invalid Request"),
+)
+
+
+def http_status_for(error: MedsafeError) -> tuple[int, str]:
+    """(status code, problem title) for a domain error."""
+    for kind, status, title in HTTP_STATUS:
+        if isinstance(error, kind):
+            return status, title
+    return 500, "Internal Server Error"

@@ -44,5 +44,9 @@ class Forbidden(MedsafeError):
     """The caller is known but may not do this."""
 
 
+class Unauthenticated(Forbidden):
+    """The caller could not be identified (wrong password, missing or expired token)."""
+
+
 class KnowledgeError(MedsafeError):
     """The shipped knowledge base is broken: a bug in medsafe's data, never user input."""

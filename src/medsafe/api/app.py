@@ -1,0 +1,86 @@
+"""The FastAPI application factory: API under /api/v1, OpenAPI at /openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from medsafe import __version__, web
+from medsafe.api import problems
+from medsafe.api.routers import ROUTERS, health
+from medsafe.bootstrap import Container
+
+API_PREFIX = "/api/v1"
+
+
+class BodyLimit:
+    """Refuses request bodies over the configured size with a 413 problem, whether or not
+    the client announced the length (chunked bodies are counted as they arrive)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problems.problem(413, "Content Too Large",
+                                    f"request bodies are limited to {self.limit:,} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="medsafe",
+        version=__version__,
+        description="Medication safety: drug knowledge, treatment assessment, and the "
+                    "platform records behind them. Errors are RFC 9457 problem+json.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    problems.install(app)
+    app.include_router(health.router)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    web.install(app)
+    app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def security_headers(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

@@ -1,0 +1,293 @@
+"""The relational schema (SQLAlchemy 2 declarative). Alembic migrations in
+`store/migrations` create exactly these tables; `tests/integration/test_migrations.py`
+checks that the two never drift apart.
+
+Conventions: integer surrogate keys; public identifiers where people see them (patient
+pseudonyms, usernames); knowledge-base facts are referred to by their stable ids
+(`ingredient_id` = 'baclofen', `condition_id` = 'multiple-sclerosis'), never copied.
+Contact details live in their own table so that clinical queries never touch them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # manufacturer, wholesaler, pharmacy, clinic, regulator
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    # admin, regulator, manufacturer, pharmacist, physician, patient
+    role: Mapped[str] = mapped_column(String(20))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BrowserSession(Base):
+    __tablename__ = "browser_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(10))
+    pregnant: Mapped[bool | None] = mapped_column(Boolean)
+    preferred_route: Mapped[str | None] = mapped_column(String(12))
+    avoid_side_effects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    symptom_severity: Mapped[str | None] = mapped_column(String(10))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PatientContact(Base):
+    """Identifying contact details, apart from clinical data."""
+
+    __tablename__ = "patient_contacts"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(Text)
+
+
+class PatientCondition(Base):
+    __tablename__ = "patient_conditions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    code_system: Mapped[str | None] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(40))
+    severity: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PatientAllergy(Base):
+    __tablename__ = "patient_allergies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    code_system: Mapped[str | None] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(40))
+    reaction: Mapped[str | None] = mapped_column(String(200))
+
+
+class PatientObservation(Base):
+    __tablename__ = "patient_observations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    # egfr, crcl, creatinine, alt, ast, bilirubin, child-pugh
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(30))
+    upper_limit: Mapped[float | None] = mapped_column(Float)
+    category: Mapped[str | None] = mapped_column(String(10))
+    observed_on: Mapped[date] = mapped_column(Date)
+
+
+class PatientMedication(Base):
+    """A medicine the patient takes that medsafe did not prescribe (other prescribers, OTC)."""
+
+    __tablename__ = "patient_medications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    rxnorm: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CareRelationship(Base):
+    """Who looks after whom: a physician (user) or a pharmacy (organisation) and a patient."""
+
+    __tablename__ = "care_relationships"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    physician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    pharmacy_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    code_system: Mapped[str] = mapped_column(String(10))  # ndc gtin other
+    name: Mapped[str] = mapped_column(String(200))
+    ingredient_id: Mapped[str] = mapped_column(String(60), index=True)
+    strength: Mapped[str | None] = mapped_column(String(60))
+    form: Mapped[str | None] = mapped_column(String(60))
+    route: Mapped[str | None] = mapped_column(String(20))
+    manufacturer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    __table_args__ = (UniqueConstraint("code_system", "code"),)
+
+
+class Lot(Base):
+    __tablename__ = "lots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(60))
+    expiry: Mapped[date | None] = mapped_column(Date)
+    __table_args__ = (UniqueConstraint("product_id", "lot_number"),)
+
+
+class Stock(Base):
+    __tablename__ = "stock"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("pharmacy_id", "lot_id"),)
+
+
+class Prescription(Base):
+    __tablename__ = "prescriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    prescriber_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    ingredient_id: Mapped[str] = mapped_column(String(60))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    dose_text: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))  # active stopped completed
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Dispensing(Base):
+    __tablename__ = "dispensings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    dispensed_on: Mapped[date] = mapped_column(Date)
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    prescription_id: Mapped[int | None] = mapped_column(ForeignKey("prescriptions.id"))
+    # "All patients who received lot X" is the recall query: (lot_id, patient_id) answers it
+    # from the index alone. Patient and pharmacy histories get their own indexes.
+    __table_args__ = (
+        Index("ix_dispensings_lot_patient", "lot_id", "patient_id"),
+        Index("ix_dispensings_patient_date", "patient_id", "dispensed_on"),
+        Index("ix_dispensings_pharmacy_date", "pharmacy_id", "dispensed_on"),
+    )
+
+
+class AdverseEventReport(Base):
+    """A report of a suspected side effect. The cases issue grows this into full E2B(R3)
+    cases; the demo population stores its labelled synthetic reports here."""
+
+    __tablename__ = "adverse_event_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
+    ingredient_id: Mapped[str] = mapped_column(String(60), index=True)
+    reaction: Mapped[str] = mapped_column(String(200))
+    preferred_term: Mapped[str | None] = mapped_column(String(200))
+    serious: Mapped[bool] = mapped_column(Boolean, default=False)
+    onset_on: Mapped[date | None] = mapped_column(Date)
+    received_on: Mapped[date] = mapped_column(Date)
+    reporter: Mapped[str] = mapped_column(String(20))  # patient physician pharmacist manufacturer
+    narrative: Mapped[str | None] = mapped_column(Text)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+
+class AuditEvent(Base):
+    """Append-only and hash-chained: `hash` = SHA-256 over the canonical serialisation of
+    the event and `prev_hash` (see security/audit.py). `seq` and `prev_hash` are unique, so
+    two writers can never both extend the same head: the chain cannot fork."""
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(80))
+    entity: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(80))
+    changes: Mapped[str] = mapped_column(Text)  # canonical JSON
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id"),)
+
+
+class AuditHead(Base):
+    """One row: the chain's current head, locked by each writer (SELECT … FOR UPDATE on
+    PostgreSQL; SQLite's write lock serialises writers)."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,76 @@
+"""The unit of work: one use case, one transaction.
+
+    with uow_factory() as uow:
+        ...            # read and write through uow.session and the repositories
+        uow.commit()   # nothing is written unless the use case says so
+
+Leaving the block without `commit()` (or with an exception) rolls everything back, so a
+use case that fails half-way leaves no partial writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class UnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+        self.committed = False
+        self._before_commit: list[Callable[[], None]] = []
+        self.created: list[object] = []  # rows a use case created, for the caller's reply
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside its 'with' block")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        self.committed = False
+        self._before_commit = []
+        self.created = []
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self._session is not None
+        try:
+            if not self.committed:
+                self._session.rollback()
+        finally:
+            self._session.close()
+            self._session = None
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def before_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` inside this transaction just before it commits (the API uses it to
+        store an idempotency record atomically with what the request created)."""
+        self._before_commit.append(hook)
+
+    def commit(self) -> None:
+        for hook in self._before_commit:
+            hook()
+        self._before_commit = []
+        self.session.commit()
+        self.committed = True
+
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+def uow_factory(engine: Engine) -> UowFactory:
+    sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    return lambda: UnitOfWork(sessions)
