@@ -6,7 +6,11 @@ from __future__ import annotations
 import typer
 
 from medsafe.cli import assess as assess_command
+from medsafe.cli import audit as audit_command
+from medsafe.cli import backup as backup_command
+from medsafe.cli import db as db_command
 from medsafe.cli import drugs as drugs_command
+from medsafe.cli import serve as serve_command
 
 app = typer.Typer(
     name="medsafe",
@@ -17,6 +21,11 @@ app = typer.Typer(
 )
 app.command(name="assess")(assess_command.assess)
 app.add_typer(drugs_command.app, name="drugs")
+app.add_typer(db_command.app, name="db")
+app.add_typer(audit_command.app, name="audit")
+app.command(name="serve")(serve_command.serve)
+app.command(name="backup")(backup_command.backup)
+app.command(name="restore")(backup_command.restore)
 
 
 @app.callback()
