@@ -52,7 +52,8 @@ def optional_principal(request: Request, app: ContainerDep) -> Principal | None:
     principal, csrf = found
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not secrets.compare_digest(sent, csrf):
+        # Compare bytes: compare_digest refuses non-ASCII str, which must be a 403, not a 500.
+        if not secrets.compare_digest(sent.encode("utf-8"), csrf.encode("utf-8")):
             raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header for a "
                                      "cookie-authenticated request")
     return principal

@@ -29,8 +29,10 @@ class Me(BaseModel):
 
 @router.post("/token", response_model=TokenReply)
 def issue_token(app: ContainerDep,
-                username: Annotated[str, Form(min_length=1, max_length=80)],
-                password: Annotated[str, Form(min_length=1, max_length=200)],
+                username: Annotated[str, Form(min_length=1, max_length=80,
+                                              pattern=r"^[^\x00-\x1f\x7f]+$")],
+                password: Annotated[str, Form(min_length=1, max_length=200,
+                                              pattern=r"^[^\x00]+$")],
                 grant_type: Annotated[str, Form()] = "password") -> TokenReply:
     """OAuth2 password grant: exchange a username and password for a bearer token."""
     if grant_type != "password":

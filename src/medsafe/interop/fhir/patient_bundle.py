@@ -106,6 +106,8 @@ def parse_bundle_text(text: str | bytes) -> PatientRecord:
         raise Invalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except UnicodeDecodeError as exc:
         raise Invalid(f"not JSON: not UTF-8 text ({exc.reason})") from exc
+    except RecursionError:
+        raise Invalid("not JSON medsafe accepts: nested too deeply") from None
     return parse_bundle(document)
 
 

@@ -1,0 +1,10 @@
+"""The page routers, one module per area; `medsafe.web.install` mounts them all."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from medsafe.web.routes import auth, home, patients, public
+
+ROUTERS: tuple[APIRouter, ...] = (public.router, auth.login_router, auth.router, home.router,
+                                  patients.router)

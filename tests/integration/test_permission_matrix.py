@@ -1,0 +1,523 @@
+"""Every endpoint, every role: the allowed/denied matrix, written out by hand below and
+checked over HTTP against a real database (never derived from the permission code).
+
+The world: one pharmacy (Phil's) and another (Oscar's), one manufacturer (Mo Pharma) and
+another (Acme), one regulator (the Agency); two patients: {cared}, looked after by
+dora-physician and Phil's pharmacy (which dispensed to it) and the patient behind the
+pat-patient account, and {other}, looked after by olga-physician and Oscar's pharmacy.
+
+Decisions the table records:
+- A role that may never take an action gets 403, decided before any lookup, so it leaks
+  nothing. That includes regulators and manufacturers asking for contact details (403,
+  not 404: they may never see any patient's contacts), manufacturers asking for patients,
+  dispensings or prescriptions, and physicians or patients asking for stock.
+- A record the caller's role could see in general, but this caller may not see, is 404
+  exactly like a record that does not exist: another pharmacy's patient, another
+  physician's patient, another patient's record, another manufacturer's product.
+- Anonymous callers get 401 everywhere but the public drug pages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from medsafe.api.app import create_app
+from medsafe.assessment.engine import assess
+from medsafe.assessment.report import assessment_document
+from medsafe.bootstrap import Container, bootstrap
+from medsafe.config import Settings
+from medsafe.records import organisations, patients
+from medsafe.records.organisations import NewOrganisation
+from medsafe.records.patients import (
+    NewAllergy,
+    NewCareLink,
+    NewCondition,
+    NewMedication,
+    NewObservation,
+    NewPatient,
+)
+from medsafe.security import accounts
+from medsafe.security.principal import SYSTEM, Principal
+from medsafe.store.schema import Patient
+from medsafe.supply import dispensing, prescriptions, products, stock
+from medsafe.supply.dispensing import NewDispensing
+from medsafe.supply.prescriptions import NewPrescription
+from medsafe.supply.products import NewLot, NewProduct
+from medsafe.supply.stock import StockLevel
+from tests.support.databases import KINDS, fresh_database
+
+PASSWORD = "correct horse battery"
+ROLES = ("admin", "regulator", "manufacturer", "pharmacist", "physician", "patient",
+         "anonymous")
+PERSONAS = {"admin": "alice-admin", "regulator": "rita-regulator",
+            "manufacturer": "mo-manufacturer", "pharmacist": "phil-pharmacist",
+            "physician": "dora-physician", "patient": "pat-patient"}
+BUNDLE = (Path(__file__).resolve().parents[2] / "examples" / "ms-spasticity.json").read_bytes()
+
+
+# -- the world ---------------------------------------------------------------------------------
+
+@dataclass
+class World:
+    container: Container
+    client: TestClient
+    principals: dict[str, Principal]
+    tokens: dict[str, str]
+    ids: dict[str, Any]
+    serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def bearer(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"} if role in self.tokens else {}
+
+    def next(self) -> int:
+        return next(self.serial)
+
+
+def build_world(container: Container, client: TestClient) -> World:
+    """The personas and their records, created through the services themselves."""
+    ids: dict[str, Any] = {}
+    for key, kind, name in (("phil_pharmacy", "pharmacy", "Phil's Pharmacy"),
+                            ("other_pharmacy", "pharmacy", "Oscar's Pharmacy"),
+                            ("mo_pharma", "manufacturer", "Mo Pharma"),
+                            ("acme", "manufacturer", "Acme Generics"),
+                            ("agency", "regulator", "The Agency")):
+        with container.uow() as uow:
+            ids[key] = organisations.create_organisation(
+                uow, SYSTEM, NewOrganisation.model_validate({"kind": kind, "name": name})).id
+    for name in ("cared", "other"):
+        with container.uow() as uow:
+            ids[name] = patients.register_patient(uow, SYSTEM, NewPatient(
+                birth_date=_day("1974-02-20"), sex="female", synthetic=True)).pseudonym
+    people = {
+        "alice-admin": ("admin", None, None),
+        "rita-regulator": ("regulator", ids["agency"], None),
+        "mo-manufacturer": ("manufacturer", ids["mo_pharma"], None),
+        "phil-pharmacist": ("pharmacist", ids["phil_pharmacy"], None),
+        "oscar-pharmacist": ("pharmacist", ids["other_pharmacy"], None),
+        "dora-physician": ("physician", None, None),
+        "olga-physician": ("physician", None, None),
+        "pat-patient": ("patient", None, ids["cared"]),
+    }
+    principals: dict[str, Principal] = {}
+    for username, (role, organisation_id, pseudonym) in people.items():
+        with container.uow() as uow:
+            patient_id = None
+            if pseudonym is not None:
+                patient_id = uow.session.execute(
+                    select(Patient.id).where(Patient.pseudonym == pseudonym)).scalar_one()
+            principals[username] = accounts.create_user(
+                uow, SYSTEM, username=username, password=PASSWORD, role=role,
+                display_name=username.replace("-", " ").title(),
+                organisation_id=organisation_id, patient_id=patient_id)
+            uow.commit()
+    for pseudonym, physician, pharmacy in (("cared", "dora-physician", "phil_pharmacy"),
+                                           ("other", "olga-physician", "other_pharmacy")):
+        for link in (NewCareLink(physician=physician), NewCareLink(pharmacy_id=ids[pharmacy])):
+            with container.uow() as uow:
+                patients.link_care(uow, SYSTEM, ids[pseudonym], link)
+    for maker, code, ingredient, key in (("mo_pharma", "12345-678-90", "baclofen", "mo"),
+                                         ("acme", "54321-876-09", "tizanidine", "acme")):
+        with container.uow() as uow:
+            ids[f"{key}_product"] = products.create_product(
+                uow, SYSTEM, container.catalog,
+                NewProduct(code_system="ndc", code=code, name=f"{ingredient.title()} 10 mg",
+                           ingredient_id=ingredient, manufacturer_id=ids[maker])).id
+        with container.uow() as uow:
+            ids[f"{key}_lot"] = products.create_lot(
+                uow, SYSTEM, ids[f"{key}_product"],
+                NewLot(lot_number=f"{key.upper()}-001", expiry=_day("2031-12-31"))).id
+    for pharmacy, lot, pharmacist, pseudonym, physician, ingredient in (
+            ("phil_pharmacy", "mo_lot", "phil-pharmacist", "cared", "dora-physician",
+             "baclofen"),
+            ("other_pharmacy", "acme_lot", "oscar-pharmacist", "other", "olga-physician",
+             "tizanidine")):
+        with container.uow() as uow:
+            stock.set_stock(uow, SYSTEM, ids[pharmacy], ids[lot], StockLevel(quantity=100_000))
+        with container.uow() as uow:
+            ids[f"{pseudonym}_rx"] = prescriptions.prescribe(
+                uow, principals[physician], container.catalog,
+                NewPrescription(patient=ids[pseudonym], ingredient=ingredient,
+                                dose_text="5 mg three times a day")).id
+        with container.uow() as uow:
+            ids[f"{pseudonym}_dispensing"] = dispensing.record_dispensing(
+                uow, principals[pharmacist],
+                NewDispensing(patient=ids[pseudonym], lot_id=ids[lot], quantity=30,
+                              prescription_id=ids[f"{pseudonym}_rx"])).id
+    with container.uow() as uow:
+        patients.add_condition(uow, SYSTEM, ids["cared"],
+                               NewCondition(text="Multiple sclerosis", severity="moderate"))
+    tokens: dict[str, str] = {}
+    for role, username in PERSONAS.items():
+        with container.uow() as uow:
+            tokens[role] = accounts.issue_token(uow, principals[username], 60).token
+            uow.commit()
+    return World(container, client, principals, tokens, ids)
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+@contextmanager
+def world_on(kind: str, tmp_path: Path) -> Iterator[World]:
+    """A migrated database of this kind, the app over it, and the world in it."""
+    with fresh_database(kind, tmp_path) as url:
+        container = bootstrap(Settings(environment="test", data_dir=tmp_path,
+                                       database_url=url, cookie_secure=False), migrate=True)
+        try:
+            with TestClient(create_app(container)) as client:
+                yield build_world(container, client)
+        finally:
+            container.engine.dispose()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def world(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world per database for the whole module: every cell below either only reads
+    or creates what it consumes, so cells do not depend on each other's order."""
+    with world_on(request.param, tmp_path_factory.mktemp("matrix")) as built:
+        yield built
+
+
+# -- what some cells consume, made fresh for each -----------------------------------------------
+
+def _fresh(world: World, make: Callable[[Any], Any]) -> int:
+    with world.container.uow() as uow:
+        made: int = make(uow).id
+    return made
+
+
+FRESH: dict[str, Callable[[World], Any]] = {
+    "cared_condition": lambda w: _fresh(w, lambda uow: patients.add_condition(
+        uow, SYSTEM, w.ids["cared"], NewCondition(text="Headache"))),
+    "other_condition": lambda w: _fresh(w, lambda uow: patients.add_condition(
+        uow, SYSTEM, w.ids["other"], NewCondition(text="Headache"))),
+    "cared_allergy": lambda w: _fresh(w, lambda uow: patients.add_allergy(
+        uow, SYSTEM, w.ids["cared"], NewAllergy(text="Penicillin"))),
+    "cared_observation": lambda w: _fresh(w, lambda uow: patients.add_observation(
+        uow, SYSTEM, w.ids["cared"],
+        NewObservation(kind="egfr", value=80, observed_on=_day("2025-01-01")))),
+    "cared_medication": lambda w: _fresh(w, lambda uow: patients.add_medication(
+        uow, SYSTEM, w.ids["cared"], NewMedication(text="Ibuprofen 200 mg"))),
+    "cared_link": lambda w: _fresh(w, lambda uow: patients.link_care(
+        uow, SYSTEM, w.ids["cared"], NewCareLink(pharmacy_id=_new_pharmacy(w)))),
+    "active_rx": lambda w: _fresh(w, lambda uow: prescriptions.prescribe(
+        uow, w.principals["dora-physician"], w.container.catalog,
+        NewPrescription(patient=w.ids["cared"], ingredient="baclofen", dose_text="5 mg"))),
+}
+
+
+def _new_pharmacy(world: World) -> int:
+    with world.container.uow() as uow:
+        return organisations.create_organisation(uow, SYSTEM, NewOrganisation(
+            kind="pharmacy", name=f"Pharmacy {world.next()}")).id
+
+
+# Request bodies; each call gets a fresh serial number so that creations never collide.
+BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
+    "patient": lambda w, n: {"birth_date": "1980-05-01", "sex": "male"},
+    "contacts": lambda w, n: {"full_name": "Pat Example", "email": "pat@example.org",
+                              "phone": "+44 20 7946 0000"},
+    "preferences": lambda w, n: {"route": "oral", "avoid_side_effects": ["drowsiness"]},
+    "condition": lambda w, n: {"text": "Spasticity", "severity": "moderate"},
+    "allergy": lambda w, n: {"text": "Penicillin", "reaction": "rash"},
+    "observation": lambda w, n: {"kind": "egfr", "value": 75, "observed_on": "2025-02-01"},
+    "medication": lambda w, n: {"text": "Ibuprofen 200 mg"},
+    "care_link": lambda w, n: {"pharmacy_id": _new_pharmacy(w)},
+    "organisation": lambda w, n: {"kind": "clinic", "name": f"Clinic {n}", "country": "GB"},
+    "product": lambda w, n: {"code_system": "other", "code": f"MO-{n}", "name": "Baclofen 5",
+                             "ingredient_id": "baclofen", "manufacturer_id": w.ids["mo_pharma"]},
+    "lot": lambda w, n: {"lot_number": f"L-{n}", "expiry": "2032-01-31"},
+    "stock": lambda w, n: {"quantity": 100_000},
+    "dispense_cared": lambda w, n: {"patient": w.ids["cared"], "lot_id": w.ids["mo_lot"],
+                                    "quantity": 1},
+    "dispense_other": lambda w, n: {"patient": w.ids["other"], "lot_id": w.ids["mo_lot"],
+                                    "quantity": 1},
+    "prescribe_cared": lambda w, n: {"patient": w.ids["cared"], "ingredient": "baclofen",
+                                     "dose_text": "5 mg three times a day"},
+    "prescribe_other": lambda w, n: {"patient": w.ids["other"], "ingredient": "baclofen",
+                                     "dose_text": "5 mg three times a day"},
+    "stop": lambda w, n: {"reason": "drowsiness at work"},
+    "user": lambda w, n: {"username": f"new-user-{n}", "password": PASSWORD,
+                          "display_name": "New User", "role": "physician"},
+}
+
+# -- THE TABLE ------------------------------------------------------------------------------------
+#          admin regul manuf pharm physi patie anon
+M = tuple[int, int, int, int, int, int, int]
+MATRIX: list[tuple[str, str, str | None, M]] = [
+    # auth (the token cell logs in with the role's own password; anonymous sends a wrong one)
+    ("POST", "/api/v1/auth/token", "login", (200, 200, 200, 200, 200, 200, 401)),
+    ("POST", "/api/v1/auth/revoke", None, (204, 204, 204, 204, 204, 204, 401)),
+    ("GET", "/api/v1/auth/me", None, (200, 200, 200, 200, 200, 200, 401)),
+    # the public drug catalog
+    ("GET", "/api/v1/drugs", None, (200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/drugs/baclofen", None, (200, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/assessments", "bundle", (200, 200, 200, 200, 200, 200, 401)),
+    # patients
+    ("GET", "/api/v1/patients", None, (200, 200, 403, 200, 200, 200, 401)),
+    ("POST", "/api/v1/patients", "patient", (201, 403, 403, 201, 201, 403, 401)),
+    ("GET", "/api/v1/patients/{cared}", None, (200, 200, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/patients/{other}", None, (200, 200, 403, 404, 404, 404, 401)),
+    ("GET", "/api/v1/patients/{cared}/contacts", None, (200, 403, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/patients/{other}/contacts", None, (200, 403, 403, 404, 404, 404, 401)),
+    ("PUT", "/api/v1/patients/{cared}/contacts", "contacts",
+     (200, 403, 403, 200, 200, 200, 401)),
+    ("PUT", "/api/v1/patients/{other}/contacts", "contacts",
+     (200, 403, 403, 404, 404, 404, 401)),
+    ("PUT", "/api/v1/patients/{cared}/preferences", "preferences",
+     (200, 403, 403, 200, 200, 200, 401)),
+    ("PUT", "/api/v1/patients/{other}/preferences", "preferences",
+     (200, 403, 403, 404, 404, 404, 401)),
+    ("POST", "/api/v1/patients/{cared}/conditions", "condition",
+     (201, 403, 403, 403, 201, 403, 401)),
+    ("POST", "/api/v1/patients/{other}/conditions", "condition",
+     (201, 403, 403, 403, 404, 403, 401)),
+    ("DELETE", "/api/v1/patients/{cared}/conditions/{cared_condition}", None,
+     (204, 403, 403, 403, 204, 403, 401)),
+    ("DELETE", "/api/v1/patients/{other}/conditions/{other_condition}", None,
+     (204, 403, 403, 403, 404, 403, 401)),
+    ("POST", "/api/v1/patients/{cared}/allergies", "allergy",
+     (201, 403, 403, 201, 201, 403, 401)),
+    ("POST", "/api/v1/patients/{other}/allergies", "allergy",
+     (201, 403, 403, 404, 404, 403, 401)),
+    ("DELETE", "/api/v1/patients/{cared}/allergies/{cared_allergy}", None,
+     (204, 403, 403, 204, 204, 403, 401)),
+    ("POST", "/api/v1/patients/{cared}/observations", "observation",
+     (201, 403, 403, 403, 201, 403, 401)),
+    ("DELETE", "/api/v1/patients/{cared}/observations/{cared_observation}", None,
+     (204, 403, 403, 403, 204, 403, 401)),
+    ("POST", "/api/v1/patients/{cared}/medications", "medication",
+     (201, 403, 403, 201, 201, 201, 401)),
+    ("POST", "/api/v1/patients/{other}/medications", "medication",
+     (201, 403, 403, 404, 404, 404, 401)),
+    ("DELETE", "/api/v1/patients/{cared}/medications/{cared_medication}", None,
+     (204, 403, 403, 204, 204, 204, 401)),
+    ("POST", "/api/v1/patients/{cared}/care-team", "care_link",
+     (201, 403, 403, 403, 201, 403, 401)),
+    ("DELETE", "/api/v1/patients/{cared}/care-team/{cared_link}", None,
+     (204, 403, 403, 403, 204, 403, 401)),
+    ("GET", "/api/v1/patients/{cared}/assessment", None, (200, 200, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/patients/{other}/assessment", None, (200, 200, 403, 404, 404, 404, 401)),
+    # organisations
+    ("GET", "/api/v1/organisations", None, (200, 200, 200, 200, 200, 200, 401)),
+    ("POST", "/api/v1/organisations", "organisation", (201, 403, 403, 403, 403, 403, 401)),
+    ("GET", "/api/v1/organisations/{phil_pharmacy}", None,
+     (200, 200, 200, 200, 200, 200, 401)),
+    # products and lots
+    ("GET", "/api/v1/products", None, (200, 200, 200, 200, 200, 200, 401)),
+    ("POST", "/api/v1/products", "product", (201, 403, 201, 403, 403, 403, 401)),
+    ("GET", "/api/v1/products/{mo_product}", None, (200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/v1/products/{acme_product}", None, (200, 200, 404, 200, 200, 200, 401)),
+    ("GET", "/api/v1/products/{mo_product}/lots", None, (200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/v1/products/{acme_product}/lots", None,
+     (200, 200, 404, 200, 200, 200, 401)),
+    ("POST", "/api/v1/products/{mo_product}/lots", "lot", (201, 403, 201, 403, 403, 403, 401)),
+    ("POST", "/api/v1/products/{acme_product}/lots", "lot",
+     (201, 403, 404, 403, 403, 403, 401)),
+    # stock
+    ("GET", "/api/v1/stock", None, (200, 200, 200, 200, 403, 403, 401)),
+    ("PUT", "/api/v1/stock/{phil_pharmacy}/{mo_lot}", "stock",
+     (200, 403, 403, 200, 403, 403, 401)),
+    ("PUT", "/api/v1/stock/{other_pharmacy}/{acme_lot}", "stock",
+     (200, 403, 403, 403, 403, 403, 401)),
+    # dispensing
+    ("GET", "/api/v1/dispensings", None, (200, 200, 403, 200, 200, 200, 401)),
+    ("POST", "/api/v1/dispensings", "dispense_cared", (403, 403, 403, 201, 403, 403, 401)),
+    ("POST", "/api/v1/dispensings", "dispense_other", (403, 403, 403, 404, 403, 403, 401)),
+    ("GET", "/api/v1/dispensings/recipients?lot_id={mo_lot}", None,
+     (200, 200, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/dispensings/{cared_dispensing}", None,
+     (200, 200, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/dispensings/{other_dispensing}", None,
+     (200, 200, 403, 404, 404, 404, 401)),
+    # prescriptions
+    ("GET", "/api/v1/prescriptions", None, (200, 200, 403, 200, 200, 200, 401)),
+    ("POST", "/api/v1/prescriptions", "prescribe_cared", (403, 403, 403, 403, 201, 403, 401)),
+    ("POST", "/api/v1/prescriptions", "prescribe_other", (403, 403, 403, 403, 404, 403, 401)),
+    ("GET", "/api/v1/prescriptions/{cared_rx}", None, (200, 200, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/prescriptions/{other_rx}", None, (200, 200, 403, 404, 404, 404, 401)),
+    ("POST", "/api/v1/prescriptions/{active_rx}/stop", "stop",
+     (403, 403, 403, 403, 200, 403, 401)),
+    # the audit trail
+    ("GET", "/api/v1/audit", None, (200, 200, 403, 403, 403, 403, 401)),
+    ("GET", "/api/v1/audit/verify", None, (200, 200, 403, 403, 403, 403, 401)),
+    # accounts
+    ("GET", "/api/v1/users", None, (200, 403, 403, 403, 403, 403, 401)),
+    ("POST", "/api/v1/users", "user", (201, 403, 403, 403, 403, 403, 401)),
+]
+
+CELLS = [
+    pytest.param(method, path, body, role, statuses[column],
+                 id=f"{method} {path}{f' [{body}]' if body else ''} as {role}")
+    for method, path, body, statuses in MATRIX
+    for column, role in enumerate(ROLES)
+]
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _concrete(world: World, path: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(FRESH[name](world) if name in FRESH else world.ids[name])
+
+    return PLACEHOLDER.sub(value, path)
+
+
+def _call(world: World, method: str, path: str, body: str | None, role: str) -> Any:
+    url = _concrete(world, path)
+    headers = world.bearer(role)
+    if body == "login":
+        username = PERSONAS.get(role, "nobody")
+        password = PASSWORD if role in PERSONAS else "wrong password"
+        return world.client.post(url, data={"username": username, "password": password})
+    if path.endswith("/auth/revoke") and role in PERSONAS:
+        # Revoke a token of its own, not the one the other cells use.
+        with world.container.uow() as uow:
+            fresh = accounts.issue_token(uow, world.principals[PERSONAS[role]], 5).token
+            uow.commit()
+        headers = {"Authorization": f"Bearer {fresh}"}
+    if body == "bundle":
+        return world.client.post(url, content=BUNDLE,
+                                 headers={**headers, "Content-Type": "application/fhir+json"})
+    payload = BODIES[body](world, world.next()) if body else None
+    return world.client.request(method, url, json=payload, headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CELLS)
+def test_the_matrix(world: World, method: str, path: str, body: str | None, role: str,
+                    expected: int) -> None:
+    reply = _call(world, method, path, body, role)
+    assert reply.status_code == expected, reply.text
+    if expected >= 400:
+        assert reply.headers["content-type"] == "application/problem+json"
+
+
+def _api_routes(app: Any) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(app.routes):
+        path = route.path or ""
+        if path.startswith("/api/v1"):
+            for method in route.methods or ():
+                if method != "HEAD":
+                    found.add((method, path))
+    return found
+
+
+def _template_of(path: str, routes: set[tuple[str, str]], method: str) -> tuple[str, str]:
+    bare = path.split("?")[0]
+    matching = [template for route_method, template in routes if route_method == method
+                and re.match("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)) + "$",
+                             bare)]
+    if bare in matching:  # /dispensings/recipients, not /dispensings/{dispensing_id}
+        return method, bare
+    assert len(matching) == 1, f"{method} {path} matches {matching or 'no route'}"
+    return method, matching[0]
+
+
+def test_every_api_route_is_in_the_table(container: Container) -> None:
+    routes = _api_routes(create_app(container))
+    covered = {_template_of(path, routes, method) for method, path, _, _ in MATRIX}
+    assert routes - covered == set(), "routes missing from MATRIX"
+    assert covered <= routes
+
+
+# -- what the allowed callers get: only what they may see -------------------------------------
+
+def _get(world: World, role: str, url: str) -> Any:
+    reply = world.client.get(url, headers=world.bearer(role))
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_lists_hold_only_what_the_caller_may_see(world: World) -> None:
+    cared, other = world.ids["cared"], world.ids["other"]
+
+    def pseudonyms(role: str) -> set[str]:
+        items = _get(world, role, "/api/v1/patients?page_size=200")["items"]
+        return {p["pseudonym"] for p in items}
+
+    assert {cared, other} <= pseudonyms("admin")
+    assert {cared, other} <= pseudonyms("regulator")
+    assert other not in pseudonyms("pharmacist")
+    assert cared in pseudonyms("pharmacist")
+    assert other not in pseudonyms("physician")
+    assert pseudonyms("patient") == {cared}
+    mine = {d["patient"] for d in _get(world, "patient", "/api/v1/dispensings")["items"]}
+    assert mine == {cared}
+    theirs = _get(world, "manufacturer", "/api/v1/products?page_size=200")["items"]
+    assert {p["manufacturer_id"] for p in theirs} == {world.ids["mo_pharma"]}
+    held = _get(world, "pharmacist", "/api/v1/stock")["items"]
+    assert {s["pharmacy_id"] for s in held} == {world.ids["phil_pharmacy"]}
+
+
+def test_regulators_see_pseudonyms_and_birth_years_not_birth_dates(world: World) -> None:
+    record = _get(world, "regulator", f"/api/v1/patients/{world.ids['cared']}")
+    assert record["birth_date"] is None
+    assert record["birth_year"] == 1974
+    assert _get(world, "physician", f"/api/v1/patients/{world.ids['cared']}")["birth_date"] \
+        == "1974-02-20"
+    lot = world.ids["acme_lot"]
+    recipients = _get(world, "regulator", f"/api/v1/dispensings/recipients?lot_id={lot}")
+    assert recipients["items"] == [{"pseudonym": world.ids["other"], "synthetic": True}]
+    assert "birth" not in json.dumps(recipients)
+
+
+def test_a_pharmacy_sees_only_its_own_recipients_of_a_lot(world: World) -> None:
+    lot = world.ids["acme_lot"]
+    assert _get(world, "pharmacist", f"/api/v1/dispensings/recipients?lot_id={lot}") \
+        ["items"] == []
+    by_code = _get(world, "admin", "/api/v1/dispensings/recipients"
+                                   "?product_code=54321-876-09&lot_number=ACME-001")
+    assert [r["pseudonym"] for r in by_code["items"]] == [world.ids["other"]]
+
+
+def test_regulators_never_see_contact_details_even_in_the_audit_trail(world: World) -> None:
+    pseudonym = world.ids["other"]
+    reply = world.client.put(f"/api/v1/patients/{pseudonym}/contacts",
+                             headers=world.bearer("admin"),
+                             json={"full_name": "Olive Smith", "email": "olive@example.org",
+                                   "phone": "+44 161 496 0123"})
+    assert reply.status_code == 200
+    trail = _get(world, "regulator",
+                 f"/api/v1/audit?entity=patient_contact&entity_id={pseudonym}")
+    text = json.dumps(trail)
+    assert trail["total"] >= 1
+    assert "olive@example.org" not in text
+    assert "Olive Smith" not in text
+    assert "0123" not in text
+    changes = trail["items"][0]["changes"]
+    assert changes["email"][1] == "o***@example.org"
+    assert changes["full_name"][1] == "O. S."
+
+
+def test_the_stored_patient_is_assessed_as_the_cli_would_assess_it(world: World) -> None:
+    pseudonym = world.ids["cared"]
+    url = f"/api/v1/patients/{pseudonym}/assessment?as_of=2026-01-15"
+    document = _get(world, "physician", url)
+    with world.container.uow() as uow:
+        record = patients.patient_record(uow, world.principals["dora-physician"], pseudonym,
+                                         world.container.catalog)
+    expected = assessment_document(assess(record, world.container.catalog,
+                                          today=date(2026, 1, 15)))
+    assert document == json.loads(json.dumps(expected))
+    assert document["patient"]["id"] == pseudonym
+    assert "multiple-sclerosis" in document["patient"]["conditions"]
+    # The active baclofen prescription is one of the patient's current medicines.
+    assert any("baclofen" in m["ingredients"] for m in document["patient"]["medicines"])
+    only = _get(world, "physician", f"{url}&drug=tizanidine")
+    assert [o["drug"] for o in only["options"]] == ["tizanidine"]
