@@ -10,6 +10,7 @@ from medsafe.cli import audit as audit_command
 from medsafe.cli import backup as backup_command
 from medsafe.cli import db as db_command
 from medsafe.cli import drugs as drugs_command
+from medsafe.cli import population as population_command
 from medsafe.cli import serve as serve_command
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ app.add_typer(drugs_command.app, name="drugs")
 app.add_typer(db_command.app, name="db")
 app.add_typer(audit_command.app, name="audit")
 app.command(name="serve")(serve_command.serve)
+app.command(name="demo")(population_command.demo)
+app.command(name="generate")(population_command.generate)
 app.command(name="backup")(backup_command.backup)
 app.command(name="restore")(backup_command.restore)
 

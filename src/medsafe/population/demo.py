@@ -1,0 +1,109 @@
+"""The demo's accounts: one person per role, attached to the part of the synthetic
+population where the story happens (the baclofen lots the synthetic reports cluster on).
+
+The accounts are real local accounts (argon2 hashes) with one shared demo password, so a
+person can walk the story in a browser. They exist only in the demo database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from medsafe.security import accounts
+from medsafe.security.principal import SYSTEM
+from medsafe.store.schema import (
+    AdverseEventReport,
+    CareRelationship,
+    Dispensing,
+    Lot,
+    Organisation,
+    Product,
+    User,
+)
+from medsafe.store.uow import UnitOfWork
+
+DEMO_PASSWORD = "medsafe-demo-2026"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    username: str
+    role: str
+    who: str
+
+
+def _story_lot(uow: UnitOfWork) -> Lot:
+    """The lot with the most synthetic reports: the first of the story's two lots."""
+    lot_id = uow.session.execute(
+        select(AdverseEventReport.lot_id)
+        .where(AdverseEventReport.lot_id.is_not(None))
+        .group_by(AdverseEventReport.lot_id)
+        .order_by(func.count().desc(), AdverseEventReport.lot_id)
+        .limit(1)
+    ).scalar_one()
+    return uow.session.get_one(Lot, lot_id)
+
+
+def _busiest(uow: UnitOfWork, column: object, lot: Lot) -> int:
+    value = uow.session.execute(
+        select(column).where(Dispensing.lot_id == lot.id)  # type: ignore[call-overload]
+        .group_by(column).order_by(func.count().desc(), column).limit(1)
+    ).scalar_one()
+    return int(value)
+
+
+def create_demo_accounts(uow: UnitOfWork) -> list[DemoLogin]:
+    """Create the six demo accounts (idempotent: existing ones are kept)."""
+    existing = {u.username for u in uow.session.execute(select(User)).scalars()}
+    if "alice-admin" in existing:
+        return demo_logins(uow)
+    lot = _story_lot(uow)
+    product = uow.session.get_one(Product, lot.product_id)
+    pharmacy_id = _busiest(uow, Dispensing.pharmacy_id, lot)
+    physician_id = _busiest(uow, Dispensing.prescriber_id, lot)
+    patient_id = uow.session.execute(
+        select(Dispensing.patient_id)
+        .where(Dispensing.lot_id == lot.id, Dispensing.prescriber_id == physician_id)
+        .order_by(Dispensing.patient_id).limit(1)
+    ).scalar_one()
+    regulator = uow.session.execute(
+        select(Organisation).where(Organisation.kind == "regulator").order_by(Organisation.id)
+    ).scalars().first()
+    if regulator is None:
+        regulator = Organisation(kind="regulator", name="Medicines regulator (synthetic)",
+                                 created_at=accounts.now())
+        uow.session.add(regulator)
+        uow.flush()
+
+    def make(username: str, role: str, name: str, organisation_id: int | None = None,
+             patient: int | None = None) -> None:
+        accounts.create_user(uow, SYSTEM, username=username, password=DEMO_PASSWORD,
+                             role=role, display_name=name, organisation_id=organisation_id,
+                             patient_id=patient)
+
+    make("alice-admin", "admin", "Alice (administrator)")
+    make("rita-regulator", "regulator", "Rita (regulator)", regulator.id)
+    make("mo-manufacturer", "manufacturer", "Mo (baclofen manufacturer)",
+         product.manufacturer_id)
+    make("phil-pharmacist", "pharmacist", "Phil (pharmacist)", pharmacy_id)
+    make("dora-physician", "physician", "Dr Dora (physician)")
+    make("pat-patient", "patient", "Pat (patient)", patient=patient_id)
+    dora = uow.session.execute(select(User).where(User.username == "dora-physician")
+                               ).scalar_one()
+    # Dora takes over the patients of the synthetic prescriber who dispensed the story lot.
+    cared = uow.session.execute(
+        select(CareRelationship.patient_id).where(CareRelationship.physician_id == physician_id)
+    ).scalars().all()
+    for cared_id in sorted(set(cared) | {patient_id}):
+        uow.session.add(CareRelationship(patient_id=cared_id, physician_id=dora.id))
+    return demo_logins(uow)
+
+
+def demo_logins(uow: UnitOfWork) -> list[DemoLogin]:
+    names = ("alice-admin", "rita-regulator", "mo-manufacturer", "phil-pharmacist",
+             "dora-physician", "pat-patient")
+    users = {u.username: u for u in uow.session.execute(
+        select(User).where(User.username.in_(names))).scalars()}
+    return [DemoLogin(n, users[n].role, users[n].display_name) for n in names if n in users]
