@@ -436,13 +436,19 @@ class _Choice(Generic[T]):
     def __init__(self, weighted: Iterable[tuple[float, T]]) -> None:
         pairs = list(weighted)
         self.values = [value for _, value in pairs]
-        self.cumulative = list(accumulate(weight for weight, _ in pairs))
+        self.weights = [weight for weight, _ in pairs]
+        self.cumulative = list(accumulate(self.weights))
         self.total = self.cumulative[-1]
         self.last = len(pairs) - 1
 
     def __call__(self, rng: random.Random) -> T:
         index = bisect_right(self.cumulative, rng.random() * self.total)
         return self.values[min(index, self.last)]
+
+    def shares(self) -> list[tuple[T, float]]:
+        """Each value with its probability."""
+        return [(value, weight / self.total)
+                for value, weight in zip(self.values, self.weights, strict=True)]
 
 
 def _below(rng: random.Random, n: int) -> int:
@@ -688,12 +694,8 @@ def _product_share(product_key: str) -> float:
     total_primary = sum(w for w, _ in PRIMARY)
     share = 0.0
     for weight, primary in PRIMARY:
-        add_ons = ADD_ON_CHOICE[primary]
-        add_on_share = sum(
-            _regimen_share(add_on, product_key) * (cumulative - previous) / add_ons.total
-            for add_on, previous, cumulative in zip(
-                add_ons.values, [0.0, *add_ons.cumulative[:-1]], add_ons.cumulative,
-                strict=True))
+        add_on_share = sum(chance * _regimen_share(add_on, product_key)
+                           for add_on, chance in ADD_ON_CHOICE[primary].shares())
         share += weight / total_primary * (_regimen_share(primary, product_key)
                                            + ADD_ON_RATE * add_on_share)
     return share
