@@ -1150,7 +1150,8 @@ def background_report_count(patients: int) -> int:
 
 def generate(patients: int, seed: int = DEFAULT_SEED, *, end: date = DEFAULT_END,
              id_offsets: Mapping[str, int] | None = None) -> Iterator[RowBatch]:
-    """The population's rows, in foreign-key order, in batches of about 10k rows at most.
+    """The population's rows, in foreign-key order: the reference data, then one batch per
+    patient table per block of 1,000 patients (about 10k dispensings), then the reports.
 
     `id_offsets` maps a table to the largest id already in it (default 0): generated ids
     follow it. Same arguments, same rows.
@@ -1219,6 +1220,9 @@ class _Converters:
 
 
 class _Memo(dict[Any, Any]):
+    """A processor's results by input value (inputs are hashable: the generator makes
+    JSON lists tuples)."""
+
     def __init__(self, processor: Callable[[Any], Any]) -> None:
         super().__init__()
         self.processor = processor

@@ -16,13 +16,12 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
-from sqlalchemy import Select, func, select
 
 from medsafe.errors import Forbidden, Invalid, NotFound
 from medsafe.security import audit
 from medsafe.security.permissions import visible_patients
 from medsafe.security.principal import Principal
-from medsafe.store.schema import AuditEvent, Patient
+from medsafe.store.schema import Patient
 from medsafe.store.uow import UnitOfWork
 
 EARLIEST_DAY = date(1900, 1, 1)
@@ -102,20 +101,10 @@ def check_day(value: date, field: str, *, not_after: date | None = None) -> None
                       where=field)
 
 
-def count(uow: UnitOfWork, statement: Select[*tuple[Any, ...]]) -> int:
-    """COUNT(*) over a query's rows, without loading them."""
-    total = uow.session.execute(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    ).scalar_one()
-    return int(total)
-
-
 def visible_patient(uow: UnitOfWork, principal: Principal, pseudonym: str) -> Patient:
     """The patient with this pseudonym if the caller may see it; otherwise NotFound, the
     same answer as for a pseudonym that does not exist."""
-    row = uow.session.execute(
-        select(Patient).where(Patient.pseudonym == pseudonym, visible_patients(principal))
-    ).scalar_one_or_none()
+    row = uow.patients.get_visible(pseudonym, visible_patients(principal))
     if row is None:
         raise NotFound(f"no patient '{pseudonym}'")
     return row
@@ -149,15 +138,8 @@ def list_audit_events(uow: UnitOfWork, principal: Principal, *, entity: str | No
     """Newest first. Admins and regulators only: the trail names every actor. Contact
     details never reach it in clear (the patients service records them masked)."""
     require_role(principal, AUDIT_READERS, "read the audit trail")
-    query = select(AuditEvent)
-    if entity is not None:
-        query = query.where(AuditEvent.entity == entity)
-    if entity_id is not None:
-        query = query.where(AuditEvent.entity_id == entity_id)
-    total = count(uow, query)
-    rows = uow.session.execute(
-        query.order_by(AuditEvent.seq.desc()).offset(offset).limit(limit)
-    ).scalars()
+    rows, total = uow.audit_events.list(entity=entity, entity_id=entity_id, offset=offset,
+                                        limit=limit)
     events = [
         AuditEventView(seq=e.seq, at=aware(e.at), actor=e.actor, action=e.action,
                        entity=e.entity, entity_id=e.entity_id, changes=json.loads(e.changes),

@@ -12,14 +12,13 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
-from sqlalchemy import select
 
 from medsafe.errors import Conflict, Invalid, NotFound
-from medsafe.records import Input, View, aware, count, now, require_role, visible_patient
+from medsafe.records import Input, View, aware, now, require_role, visible_patient
 from medsafe.security import accounts, audit
 from medsafe.security.passwords import MIN_PASSWORD_LENGTH
 from medsafe.security.principal import Principal
-from medsafe.store.schema import Organisation, Patient, User
+from medsafe.store.schema import Organisation, User
 from medsafe.store.uow import UnitOfWork
 
 OrganisationKind = Literal["manufacturer", "wholesaler", "pharmacy", "clinic", "regulator"]
@@ -68,13 +67,10 @@ class UserView(View):
 def create_organisation(uow: UnitOfWork, principal: Principal,
                         new: NewOrganisation) -> OrganisationView:
     require_role(principal, ADMINS, "create organisations")
-    taken = uow.session.execute(select(Organisation.id).where(
-        Organisation.kind == new.kind, Organisation.name == new.name)).first()
-    if taken is not None:
+    if uow.organisations.name_taken(new.kind, new.name):
         raise Conflict(f"a {new.kind} called '{new.name}' exists already")
-    row = Organisation(kind=new.kind, name=new.name, country=new.country, created_at=now())
-    uow.session.add(row)
-    uow.flush()
+    row = uow.organisations.add(Organisation(kind=new.kind, name=new.name,
+                                             country=new.country, created_at=now()))
     audit.record(uow, principal, "organisation.create", "organisation", row.id,
                  new.model_dump())
     view = _organisation_view(row)
@@ -87,21 +83,14 @@ def list_organisations(uow: UnitOfWork, principal: Principal, *, kind: str | Non
                        name: str | None = None, offset: int = 0, limit: int = 50
                        ) -> tuple[list[OrganisationView], int]:
     del principal  # every authenticated caller may list organisations
-    query = select(Organisation)
-    if kind is not None:
-        query = query.where(Organisation.kind == kind)
-    if name:
-        query = query.where(Organisation.name.icontains(name, autoescape=True))
-    total = count(uow, query)
-    rows = uow.session.execute(query.order_by(Organisation.name, Organisation.id)
-                               .offset(offset).limit(limit)).scalars()
+    rows, total = uow.organisations.list(kind=kind, name=name, offset=offset, limit=limit)
     return [_organisation_view(r) for r in rows], total
 
 
 def read_organisation(uow: UnitOfWork, principal: Principal,
                       organisation_id: int) -> OrganisationView:
     del principal
-    row = uow.session.get(Organisation, organisation_id)
+    row = uow.organisations.get(organisation_id)
     if row is None:
         raise NotFound(f"no organisation {organisation_id}")
     return _organisation_view(row)
@@ -127,14 +116,13 @@ def create_account(uow: UnitOfWork, principal: Principal, new: NewUser) -> UserV
             patient_id = visible_patient(uow, principal, new.patient).id
         except NotFound:
             raise Invalid(f"no patient '{new.patient}'", where="patient") from None
-    if new.organisation_id is not None and uow.session.get(
-            Organisation, new.organisation_id) is None:
+    if new.organisation_id is not None and uow.organisations.get(new.organisation_id) is None:
         raise Invalid(f"no organisation {new.organisation_id}", where="organisation_id")
     created = accounts.create_user(
         uow, principal, username=new.username, password=new.password, role=new.role,
         display_name=new.display_name, organisation_id=new.organisation_id,
         patient_id=patient_id)
-    user = uow.session.get(User, created.user_id)
+    user = uow.users.get(created.user_id)
     assert user is not None
     view = _user_view(user, new.patient)
     uow.created.append(view)
@@ -145,11 +133,7 @@ def create_account(uow: UnitOfWork, principal: Principal, new: NewUser) -> UserV
 def list_accounts(uow: UnitOfWork, principal: Principal, *, role: str | None = None,
                   offset: int = 0, limit: int = 50) -> tuple[list[UserView], int]:
     require_role(principal, ADMINS, "list accounts")
-    query = select(User, Patient.pseudonym).outerjoin(Patient, Patient.id == User.patient_id)
-    if role is not None:
-        query = query.where(User.role == role)
-    total = count(uow, query)
-    rows = uow.session.execute(query.order_by(User.username).offset(offset).limit(limit))
+    rows, total = uow.users.list_with_patients(role=role, offset=offset, limit=limit)
     return [_user_view(user, pseudonym) for user, pseudonym in rows], total
 
 

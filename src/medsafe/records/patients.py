@@ -28,7 +28,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import exists, select
 
 from medsafe.assessment.engine import Assessment, assess
 from medsafe.assessment.patient import (
@@ -51,7 +50,6 @@ from medsafe.records import (
     View,
     aware,
     check_day,
-    count,
     now,
     require_role,
     visible_patient,
@@ -68,7 +66,6 @@ from medsafe.store.schema import (
     PatientContact,
     PatientMedication,
     PatientObservation,
-    Prescription,
     User,
 )
 from medsafe.store.uow import UnitOfWork
@@ -264,15 +261,16 @@ def register_patient(uow: UnitOfWork, principal: Principal, new: NewPatient) -> 
     patient = Patient(pseudonym=_new_pseudonym(uow), birth_date=new.birth_date, sex=new.sex,
                       pregnant=new.pregnant, avoid_side_effects=[], synthetic=new.synthetic,
                       created_at=now())
-    uow.session.add(patient)
-    uow.flush()
+    uow.patients.add(patient)
     if principal.role == "physician":
-        uow.session.add(CareRelationship(patient_id=patient.id, physician_id=principal.user_id))
+        uow.patients.add(CareRelationship(patient_id=patient.id,
+                                          physician_id=principal.user_id), flush=False)
     elif principal.role == "pharmacist":
-        uow.session.add(CareRelationship(patient_id=patient.id,
-                                         pharmacy_id=principal.organisation_id))
+        uow.patients.add(CareRelationship(patient_id=patient.id,
+                                          pharmacy_id=principal.organisation_id), flush=False)
     if new.contact is not None:
-        uow.session.add(PatientContact(patient_id=patient.id, **new.contact.model_dump()))
+        uow.patients.add(PatientContact(patient_id=patient.id, **new.contact.model_dump()),
+                         flush=False)
     audit.record(uow, principal, "patient.register", "patient", patient.pseudonym, {
         "birth_year": new.birth_date.year if new.birth_date else None, "sex": new.sex,
         "synthetic": new.synthetic, "pregnant": new.pregnant,
@@ -288,9 +286,7 @@ def register_patient(uow: UnitOfWork, principal: Principal, new: NewPatient) -> 
 def _new_pseudonym(uow: UnitOfWork) -> str:
     while True:
         candidate = "PT-" + "".join(secrets.choice(PSEUDONYM_ALPHABET) for _ in range(10))
-        taken = uow.session.execute(
-            select(Patient.id).where(Patient.pseudonym == candidate)).first()
-        if taken is None:
+        if not uow.patients.pseudonym_taken(candidate):
             return candidate
 
 
@@ -305,26 +301,11 @@ def list_patients(uow: UnitOfWork, principal: Principal, *, pseudonym: str | Non
     """The patients the caller may see, oldest registration first; `pseudonym` and
     `condition` match any part of the text, ignoring case."""
     require_role(principal, READERS, "list patients")
-    query = select(Patient).where(visible_patients(principal))
-    if pseudonym:
-        query = query.where(Patient.pseudonym.icontains(pseudonym, autoescape=True))
-    if condition:
-        query = query.where(exists(
-            select(PatientCondition.id).where(
-                PatientCondition.patient_id == Patient.id, PatientCondition.active,
-                PatientCondition.text.icontains(condition, autoescape=True))))
-    total = count(uow, query)
-    patients = list(uow.session.execute(
-        query.order_by(Patient.id).offset(offset).limit(limit)).scalars())
-    conditions: dict[int, list[str]] = {p.id: [] for p in patients}
-    if patients:
-        # One query for the whole page, not one per patient.
-        rows = uow.session.execute(
-            select(PatientCondition.patient_id, PatientCondition.text)
-            .where(PatientCondition.patient_id.in_(conditions), PatientCondition.active)
-            .order_by(PatientCondition.id))
-        for patient_id, text in rows:
-            conditions[patient_id].append(text)
+    patients, total = uow.patients.list_visible(
+        visible_patients(principal), pseudonym=pseudonym, condition=condition,
+        offset=offset, limit=limit)
+    # One query for the whole page, not one per patient.
+    conditions = uow.patients.active_condition_texts([p.id for p in patients])
     summaries = [
         PatientSummary(pseudonym=p.pseudonym,
                        birth_year=p.birth_date.year if p.birth_date else None,
@@ -336,26 +317,12 @@ def list_patients(uow: UnitOfWork, principal: Principal, *, pseudonym: str | Non
 
 
 def _detail(uow: UnitOfWork, principal: Principal, patient: Patient) -> PatientDetail:
-    session = uow.session
-    conditions = session.execute(
-        select(PatientCondition).where(PatientCondition.patient_id == patient.id,
-                                       PatientCondition.active)
-        .order_by(PatientCondition.id)).scalars()
-    allergies = session.execute(
-        select(PatientAllergy).where(PatientAllergy.patient_id == patient.id)
-        .order_by(PatientAllergy.id)).scalars()
-    observations = session.execute(
-        select(PatientObservation).where(PatientObservation.patient_id == patient.id)
-        .order_by(PatientObservation.observed_on.desc(), PatientObservation.id.desc())
-    ).scalars()
-    medications = session.execute(
-        select(PatientMedication).where(PatientMedication.patient_id == patient.id,
-                                        PatientMedication.active)
-        .order_by(PatientMedication.id)).scalars()
-    prescriptions = session.execute(
-        select(Prescription, User.username).join(User, User.id == Prescription.prescriber_id)
-        .where(Prescription.patient_id == patient.id, Prescription.status == "active")
-        .order_by(Prescription.id)).all()
+    records = uow.patients
+    conditions = records.active_conditions(patient.id)
+    allergies = records.allergies(patient.id)
+    observations = records.observations(patient.id)
+    medications = records.active_medications(patient.id)
+    prescriptions = uow.prescriptions.active_for_patient(patient.id)
     return PatientDetail(
         pseudonym=patient.pseudonym,
         birth_year=patient.birth_date.year if patient.birth_date else None,
@@ -405,12 +372,7 @@ def _medication_view(row: PatientMedication) -> MedicationView:
 
 
 def _care_team(uow: UnitOfWork, patient_id: int) -> list[CareLinkView]:
-    rows = uow.session.execute(
-        select(CareRelationship, User.username, User.display_name, Organisation.name)
-        .outerjoin(User, User.id == CareRelationship.physician_id)
-        .outerjoin(Organisation, Organisation.id == CareRelationship.pharmacy_id)
-        .where(CareRelationship.patient_id == patient_id)
-        .order_by(CareRelationship.id)).all()
+    rows = uow.patients.care_team(patient_id)
     return [_care_view(link, username, name, pharmacy) for link, username, name, pharmacy in rows]
 
 
@@ -431,7 +393,7 @@ def _contact_reader(principal: Principal) -> None:
 def read_contacts(uow: UnitOfWork, principal: Principal, pseudonym: str) -> ContactView:
     _contact_reader(principal)
     patient = visible_patient(uow, principal, pseudonym)
-    row = uow.session.get(PatientContact, patient.id)
+    row = uow.patients.contact(patient.id)
     return _contact_view(patient.pseudonym, row)
 
 
@@ -442,11 +404,10 @@ def update_contacts(uow: UnitOfWork, principal: Principal, pseudonym: str,
     contact details must never enter it."""
     _contact_reader(principal)
     patient = visible_patient(uow, principal, pseudonym)
-    row = uow.session.get(PatientContact, patient.id)
+    row = uow.patients.contact(patient.id)
     before = _contact_fields(row)
     if row is None:
-        row = PatientContact(patient_id=patient.id)
-        uow.session.add(row)
+        row = uow.patients.add(PatientContact(patient_id=patient.id), flush=False)
     after = details.model_dump()
     for name, value in after.items():
         setattr(row, name, value)
@@ -493,8 +454,7 @@ def add_condition(uow: UnitOfWork, principal: Principal, pseudonym: str,
     _coded(new.code_system, new.code)
     row = PatientCondition(patient_id=patient.id, text=new.text, code_system=new.code_system,
                            code=new.code, severity=new.severity, active=True)
-    uow.session.add(row)
-    uow.flush()
+    uow.patients.add(row)
     audit.record(uow, principal, "patient.condition.add", "patient_condition", row.id,
                  {"patient": patient.pseudonym, **new.model_dump()})
     return _created(uow, _condition_view(row))
@@ -505,10 +465,7 @@ def remove_condition(uow: UnitOfWork, principal: Principal, pseudonym: str,
     """Marks the condition inactive: the history stays, the engine stops seeing it."""
     require_role(principal, CONDITION_WRITERS, "record conditions")
     patient = visible_patient(uow, principal, pseudonym)
-    row = uow.session.execute(
-        select(PatientCondition).where(PatientCondition.id == condition_id,
-                                       PatientCondition.patient_id == patient.id,
-                                       PatientCondition.active)).scalar_one_or_none()
+    row = uow.patients.active_condition(patient.id, condition_id)
     if row is None:
         raise NotFound(f"patient '{pseudonym}' has no active condition {condition_id}")
     row.active = False
@@ -525,8 +482,7 @@ def add_allergy(uow: UnitOfWork, principal: Principal, pseudonym: str,
     _coded(new.code_system, new.code)
     row = PatientAllergy(patient_id=patient.id, text=new.text, code_system=new.code_system,
                          code=new.code, reaction=new.reaction)
-    uow.session.add(row)
-    uow.flush()
+    uow.patients.add(row)
     audit.record(uow, principal, "patient.allergy.add", "patient_allergy", row.id,
                  {"patient": patient.pseudonym, **new.model_dump()})
     return _created(uow, _allergy_view(row))
@@ -536,14 +492,11 @@ def remove_allergy(uow: UnitOfWork, principal: Principal, pseudonym: str, allerg
                    reason: str | None = None) -> None:
     require_role(principal, ALLERGY_WRITERS, "record allergies")
     patient = visible_patient(uow, principal, pseudonym)
-    row = uow.session.execute(
-        select(PatientAllergy).where(PatientAllergy.id == allergy_id,
-                                     PatientAllergy.patient_id == patient.id)
-    ).scalar_one_or_none()
+    row = uow.patients.allergy(patient.id, allergy_id)
     if row is None:
         raise NotFound(f"patient '{pseudonym}' has no allergy {allergy_id}")
     before = _allergy_view(row).model_dump(exclude={"id"})
-    uow.session.delete(row)
+    uow.patients.delete(row)
     audit.record(uow, principal, "patient.allergy.remove", "patient_allergy", allergy_id,
                  {"patient": patient.pseudonym, **audit.diff(before, {})}, reason=reason)
     uow.commit()
@@ -579,8 +532,7 @@ def add_observation(uow: UnitOfWork, principal: Principal, pseudonym: str,
     row = PatientObservation(patient_id=patient.id, kind=kind, value=new.value, unit=new.unit,
                              upper_limit=new.upper_limit, category=category,
                              observed_on=new.observed_on)
-    uow.session.add(row)
-    uow.flush()
+    uow.patients.add(row)
     audit.record(uow, principal, "patient.observation.add", "patient_observation", row.id,
                  {"patient": patient.pseudonym, **new.model_dump(), "category": category})
     return _created(uow, _observation_view(row))
@@ -591,14 +543,11 @@ def remove_observation(uow: UnitOfWork, principal: Principal, pseudonym: str,
     """Deletes an observation entered in error (the audit event keeps what it was)."""
     require_role(principal, OBSERVATION_WRITERS, "record observations")
     patient = visible_patient(uow, principal, pseudonym)
-    row = uow.session.execute(
-        select(PatientObservation).where(PatientObservation.id == observation_id,
-                                         PatientObservation.patient_id == patient.id)
-    ).scalar_one_or_none()
+    row = uow.patients.observation(patient.id, observation_id)
     if row is None:
         raise NotFound(f"patient '{pseudonym}' has no observation {observation_id}")
     before = _observation_view(row).model_dump(exclude={"id"})
-    uow.session.delete(row)
+    uow.patients.delete(row)
     audit.record(uow, principal, "patient.observation.remove", "patient_observation",
                  observation_id, {"patient": patient.pseudonym, **audit.diff(before, {})},
                  reason=reason)
@@ -613,8 +562,7 @@ def add_medication(uow: UnitOfWork, principal: Principal, pseudonym: str,
     patient = visible_patient(uow, principal, pseudonym)
     row = PatientMedication(patient_id=patient.id, text=new.text, rxnorm=new.rxnorm,
                             active=True)
-    uow.session.add(row)
-    uow.flush()
+    uow.patients.add(row)
     audit.record(uow, principal, "patient.medication.add", "patient_medication", row.id,
                  {"patient": patient.pseudonym, **new.model_dump()})
     return _created(uow, _medication_view(row))
@@ -624,10 +572,7 @@ def remove_medication(uow: UnitOfWork, principal: Principal, pseudonym: str,
                       medication_id: int, reason: str | None = None) -> None:
     require_role(principal, MEDICATION_WRITERS, "record medicines")
     patient = visible_patient(uow, principal, pseudonym)
-    row = uow.session.execute(
-        select(PatientMedication).where(PatientMedication.id == medication_id,
-                                        PatientMedication.patient_id == patient.id,
-                                        PatientMedication.active)).scalar_one_or_none()
+    row = uow.patients.active_medication(patient.id, medication_id)
     if row is None:
         raise NotFound(f"patient '{pseudonym}' has no current medicine {medication_id}")
     row.active = False
@@ -681,26 +626,23 @@ def link_care(uow: UnitOfWork, principal: Principal, pseudonym: str,
     physician: User | None = None
     pharmacy: Organisation | None = None
     if new.physician is not None:
-        physician = uow.session.execute(
-            select(User).where(User.username == new.physician)).scalar_one_or_none()
+        physician = uow.users.by_username(new.physician)
         if physician is None or physician.role != "physician" or not physician.active:
             raise Invalid(f"'{new.physician}' is not an active physician's username",
                           where="physician")
-        duplicate = CareRelationship.physician_id == physician.id
     else:
-        pharmacy = uow.session.get(Organisation, new.pharmacy_id)
+        pharmacy = uow.organisations.get(new.pharmacy_id)
         if pharmacy is None or pharmacy.kind != "pharmacy":
             raise Invalid(f"organisation {new.pharmacy_id} is not a pharmacy",
                           where="pharmacy_id")
-        duplicate = CareRelationship.pharmacy_id == pharmacy.id
-    if uow.session.execute(select(CareRelationship.id).where(
-            CareRelationship.patient_id == patient.id, duplicate)).first() is not None:
+    if uow.patients.has_care_link(patient.id,
+                                  physician_id=physician.id if physician else None,
+                                  pharmacy_id=pharmacy.id if pharmacy else None):
         raise Conflict("this care relationship exists already")
     link = CareRelationship(patient_id=patient.id,
                             physician_id=physician.id if physician else None,
                             pharmacy_id=pharmacy.id if pharmacy else None)
-    uow.session.add(link)
-    uow.flush()
+    uow.patients.add(link)
     audit.record(uow, principal, "patient.care.link", "care_relationship", link.id,
                  {"patient": patient.pseudonym, "physician": new.physician,
                   "pharmacy_id": new.pharmacy_id})
@@ -713,13 +655,10 @@ def unlink_care(uow: UnitOfWork, principal: Principal, pseudonym: str, link_id: 
                 reason: str | None = None) -> None:
     require_role(principal, CARE_WRITERS, "change care teams")
     patient = visible_patient(uow, principal, pseudonym)
-    link = uow.session.execute(
-        select(CareRelationship).where(CareRelationship.id == link_id,
-                                       CareRelationship.patient_id == patient.id)
-    ).scalar_one_or_none()
+    link = uow.patients.care_link(patient.id, link_id)
     if link is None:
         raise NotFound(f"patient '{pseudonym}' has no care relationship {link_id}")
-    uow.session.delete(link)
+    uow.patients.delete(link)
     audit.record(uow, principal, "patient.care.unlink", "care_relationship", link_id,
                  {"patient": patient.pseudonym,
                   "physician_id": [link.physician_id, None],

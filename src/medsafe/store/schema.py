@@ -97,6 +97,10 @@ class Patient(Base):
     symptom_severity: Mapped[str | None] = mapped_column(String(10))
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The recall query joins thousands of dispensed patient ids to their pseudonyms: a
+    # covering index answers it from the index alone and keeps PostgreSQL's planner on
+    # index lookups instead of a scan of every patient (measured in bench_store).
+    __table_args__ = (Index("ix_patients_id_pseudonym", "id", "pseudonym"),)
 
 
 class PatientContact(Base):

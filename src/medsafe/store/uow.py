@@ -16,8 +16,29 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from medsafe.store.repositories import (
+    AuditEventRepository,
+    DispensingRepository,
+    OrganisationRepository,
+    PatientRepository,
+    PrescriptionRepository,
+    ProductRepository,
+    StockRepository,
+    UserRepository,
+)
+
 
 class UnitOfWork:
+    # The repositories, bound to this unit of work's session on __enter__.
+    patients: PatientRepository
+    organisations: OrganisationRepository
+    users: UserRepository
+    products: ProductRepository
+    stock: StockRepository
+    prescriptions: PrescriptionRepository
+    dispensings: DispensingRepository
+    audit_events: AuditEventRepository
+
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
         self._session: Session | None = None
@@ -36,7 +57,15 @@ class UnitOfWork:
         return self.session.get_bind().dialect.name
 
     def __enter__(self) -> UnitOfWork:
-        self._session = self._session_factory()
+        session = self._session = self._session_factory()
+        self.patients = PatientRepository(session)
+        self.organisations = OrganisationRepository(session)
+        self.users = UserRepository(session)
+        self.products = ProductRepository(session)
+        self.stock = StockRepository(session)
+        self.prescriptions = PrescriptionRepository(session)
+        self.dispensings = DispensingRepository(session)
+        self.audit_events = AuditEventRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

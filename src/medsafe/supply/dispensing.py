@@ -14,24 +14,14 @@ from __future__ import annotations
 from datetime import date
 
 from pydantic import Field
-from sqlalchemy import Row, Select, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Row
 
 from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
-from medsafe.records import Day, Input, View, check_day, count, now, require_role, visible_patient
+from medsafe.records import Day, Input, View, check_day, now, require_role, visible_patient
 from medsafe.security import audit
 from medsafe.security.permissions import visible_dispensings, visible_products
 from medsafe.security.principal import Principal
-from medsafe.store.schema import (
-    Dispensing,
-    Lot,
-    Organisation,
-    Patient,
-    Prescription,
-    Product,
-    Stock,
-    User,
-)
+from medsafe.store.schema import Dispensing, Lot, Organisation, Patient, Product
 from medsafe.store.uow import UnitOfWork
 from medsafe.supply.products import visible_lot
 
@@ -90,20 +80,17 @@ def record_dispensing(uow: UnitOfWork, principal: Principal,
     prescriber_id = None
     if new.prescription_id is not None:
         prescriber_id = _prescriber(uow, new.prescription_id, patient.id, product)
-    stock = uow.session.execute(
-        select(Stock).where(Stock.pharmacy_id == pharmacy_id, Stock.lot_id == lot.id)
-        .with_for_update()).scalar_one_or_none()
+    stock = uow.stock.for_update(pharmacy_id, lot.id)
     on_hand = stock.quantity if stock is not None else 0
     if stock is None or stock.quantity < new.quantity:
         raise Conflict(f"quantity: the pharmacy holds {on_hand} units of lot "
                        f"{lot.lot_number}, fewer than {new.quantity}")
     stock.quantity -= new.quantity
     stock.updated_at = now()
-    row = Dispensing(patient_id=patient.id, product_id=product.id, lot_id=lot.id,
-                     quantity=new.quantity, dispensed_on=day, pharmacy_id=pharmacy_id,
-                     prescriber_id=prescriber_id, prescription_id=new.prescription_id)
-    uow.session.add(row)
-    uow.flush()
+    row = uow.dispensings.add(Dispensing(
+        patient_id=patient.id, product_id=product.id, lot_id=lot.id, quantity=new.quantity,
+        dispensed_on=day, pharmacy_id=pharmacy_id, prescriber_id=prescriber_id,
+        prescription_id=new.prescription_id))
     audit.record(uow, principal, "dispensing.create", "dispensing", row.id, {
         "patient": patient.pseudonym, "product_id": product.id, "lot_id": lot.id,
         "quantity": new.quantity, "dispensed_on": day, "pharmacy_id": pharmacy_id,
@@ -116,7 +103,7 @@ def record_dispensing(uow: UnitOfWork, principal: Principal,
 
 def _prescriber(uow: UnitOfWork, prescription_id: int, patient_id: int,
                 product: Product) -> int:
-    prescription = uow.session.get(Prescription, prescription_id)
+    prescription = uow.prescriptions.get(prescription_id)
     if prescription is None or prescription.patient_id != patient_id:
         raise Invalid(f"no prescription {prescription_id} for this patient",
                       where="prescription_id")
@@ -127,19 +114,6 @@ def _prescriber(uow: UnitOfWork, prescription_id: int, patient_id: int,
         raise Invalid(f"prescription {prescription_id} is for {prescription.ingredient_id}, "
                       f"the lot is {product.ingredient_id}", where="prescription_id")
     return prescription.prescriber_id
-
-
-Joined = Select[Dispensing, Patient, Product, Lot, Organisation, str | None]
-
-
-def _dispensings() -> Joined:
-    prescriber = aliased(User)
-    return (select(Dispensing, Patient, Product, Lot, Organisation, prescriber.username)
-            .join(Patient, Patient.id == Dispensing.patient_id)
-            .join(Product, Product.id == Dispensing.product_id)
-            .join(Lot, Lot.id == Dispensing.lot_id)
-            .join(Organisation, Organisation.id == Dispensing.pharmacy_id)
-            .outerjoin(prescriber, prescriber.id == Dispensing.prescriber_id))
 
 
 def _view(found: Row[Dispensing, Patient, Product, Lot, Organisation, str | None]
@@ -155,8 +129,7 @@ def _view(found: Row[Dispensing, Patient, Product, Lot, Organisation, str | None
 
 
 def _read(uow: UnitOfWork, principal: Principal, dispensing_id: int) -> DispensingView:
-    found = uow.session.execute(_dispensings().where(
-        Dispensing.id == dispensing_id, visible_dispensings(principal))).first()
+    found = uow.dispensings.get_visible(dispensing_id, visible_dispensings(principal))
     if found is None:
         raise NotFound(f"no dispensing {dispensing_id}")
     return _view(found)
@@ -174,19 +147,9 @@ def list_dispensings(uow: UnitOfWork, principal: Principal, *, patient: str | No
                      ) -> tuple[list[DispensingView], int]:
     """Newest first."""
     require_role(principal, READERS, "see dispensing records")
-    query = _dispensings().where(visible_dispensings(principal))
-    if patient is not None:
-        query = query.where(Patient.pseudonym == patient)
-    if lot_id is not None:
-        query = query.where(Dispensing.lot_id == lot_id)
-    if since is not None:
-        query = query.where(Dispensing.dispensed_on >= since)
-    if until is not None:
-        query = query.where(Dispensing.dispensed_on <= until)
-    total = count(uow, query)
-    rows = uow.session.execute(
-        query.order_by(Dispensing.dispensed_on.desc(), Dispensing.id.desc())
-        .offset(offset).limit(limit)).all()
+    rows, total = uow.dispensings.list_visible(
+        visible_dispensings(principal), patient=patient, lot_id=lot_id, since=since,
+        until=until, offset=offset, limit=limit)
     return [_view(row) for row in rows], total
 
 
@@ -194,23 +157,11 @@ def lot_recipients(uow: UnitOfWork, principal: Principal, *, lot_id: int | None 
                    product_code: str | None = None, lot_number: str | None = None,
                    offset: int = 0, limit: int = 50) -> tuple[list[RecipientView], int]:
     """The distinct patients who received a lot (by id, or by product code and lot
-    number), that the caller may see; pseudonyms only, ordered for stable pages.
-
-    DISTINCT patient_id WHERE lot_id = ? is answered from the (lot_id, patient_id) index;
-    only the page's patients are then read."""
+    number), that the caller may see; pseudonyms only, ordered for stable pages."""
     require_role(principal, READERS, "see who received a lot")
     lots = _lots(uow, principal, lot_id, product_code, lot_number)
-    ids = (select(Dispensing.patient_id)
-           .where(Dispensing.lot_id.in_(lots), visible_dispensings(principal))
-           .distinct())
-    total = count(uow, ids)
-    page = uow.session.execute(ids.order_by(Dispensing.patient_id).offset(offset)
-                               .limit(limit)).scalars().all()
-    if not page:
-        return [], total
-    patients = uow.session.execute(
-        select(Patient.pseudonym, Patient.synthetic).where(Patient.id.in_(page))
-        .order_by(Patient.id)).all()
+    patients, total = uow.dispensings.recipients(lots, visible_dispensings(principal),
+                                                 offset=offset, limit=limit)
     return [RecipientView(pseudonym=p, synthetic=s) for p, s in patients], total
 
 
@@ -225,10 +176,8 @@ def _lots(uow: UnitOfWork, principal: Principal, lot_id: int | None,
                       where="lot_number" if product_code else "product_code")
     # A code may exist in two code systems (an NDC and an 'other' code alike): every
     # matching lot counts.
-    found = list(uow.session.execute(
-        select(Lot.id).join(Product, Product.id == Lot.product_id)
-        .where(Product.code == product_code, Lot.lot_number == lot_number,
-               visible_products(principal))).scalars())
+    found = uow.products.visible_lot_ids(product_code, lot_number,
+                                         visible_products(principal))
     if not found:
         raise NotFound(f"no lot '{lot_number}' of a product with code '{product_code}'")
     return found

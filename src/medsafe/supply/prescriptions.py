@@ -12,15 +12,14 @@ from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import Field
-from sqlalchemy import Select, select
 
 from medsafe.errors import Invalid, InvalidTransition, NotFound
 from medsafe.knowledge.catalog import Catalog
-from medsafe.records import Day, Input, View, check_day, count, now, require_role, visible_patient
+from medsafe.records import Day, Input, View, check_day, now, require_role, visible_patient
 from medsafe.security import audit
 from medsafe.security.permissions import visible_patients
 from medsafe.security.principal import Principal
-from medsafe.store.schema import Patient, Prescription, User
+from medsafe.store.schema import Prescription
 from medsafe.store.uow import UnitOfWork
 from medsafe.supply.products import visible_product
 
@@ -74,11 +73,10 @@ def prescribe(uow: UnitOfWork, principal: Principal, catalog: Catalog,
     today = now().date()
     start = new.start_date or today
     check_day(start, "start_date", not_after=today + MAX_START_AHEAD)
-    row = Prescription(patient_id=patient.id, prescriber_id=principal.user_id,
-                       ingredient_id=ingredient.id, product_id=new.product_id,
-                       dose_text=new.dose_text, status="active", start_date=start)
-    uow.session.add(row)
-    uow.flush()
+    row = uow.prescriptions.add(Prescription(
+        patient_id=patient.id, prescriber_id=principal.user_id, ingredient_id=ingredient.id,
+        product_id=new.product_id, dose_text=new.dose_text, status="active",
+        start_date=start))
     audit.record(uow, principal, "prescription.create", "prescription", row.id, {
         "patient": patient.pseudonym, "ingredient_id": ingredient.id,
         "product_id": new.product_id, "dose_text": new.dose_text, "start_date": start})
@@ -118,32 +116,18 @@ def list_prescriptions(uow: UnitOfWork, principal: Principal, catalog: Catalog, 
                        ) -> tuple[list[PrescriptionView], int]:
     """Newest first, for the patients the caller may see."""
     require_role(principal, READERS, "see prescriptions")
-    query = _prescriptions(principal)
-    if patient is not None:
-        query = query.where(Patient.pseudonym == patient)
-    if status is not None:
-        query = query.where(Prescription.status == status)
-    total = count(uow, query)
-    rows = uow.session.execute(query.order_by(Prescription.start_date.desc(),
-                                              Prescription.id.desc())
-                               .offset(offset).limit(limit)).all()
+    rows, total = uow.prescriptions.list_visible(
+        visible_patients(principal), patient=patient, status=status, offset=offset,
+        limit=limit)
     return [_view(catalog, row[0], row[1], row[2]) for row in rows], total
-
-
-def _prescriptions(principal: Principal) -> Select[Prescription, str, str]:
-    return (select(Prescription, Patient.pseudonym, User.username)
-            .join(Patient, Patient.id == Prescription.patient_id)
-            .join(User, User.id == Prescription.prescriber_id)
-            .where(visible_patients(principal)))
 
 
 def _find(uow: UnitOfWork, principal: Principal,
           prescription_id: int) -> tuple[Prescription, str, str]:
-    found = uow.session.execute(
-        _prescriptions(principal).where(Prescription.id == prescription_id)).first()
+    found = uow.prescriptions.get_visible(prescription_id, visible_patients(principal))
     if found is None:
         raise NotFound(f"no prescription {prescription_id}")
-    return found[0], found[1], found[2]
+    return found
 
 
 def _view(catalog: Catalog, row: Prescription, pseudonym: str,

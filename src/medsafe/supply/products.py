@@ -13,16 +13,15 @@ from datetime import date
 from typing import Literal
 
 from pydantic import Field
-from sqlalchemy import select
 
 from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
 from medsafe.knowledge.catalog import Catalog
 from medsafe.knowledge.model import Route
-from medsafe.records import Day, Input, View, count, require_role
+from medsafe.records import Day, Input, View, require_role
 from medsafe.security import audit
 from medsafe.security.permissions import visible_products
 from medsafe.security.principal import Principal
-from medsafe.store.schema import Lot, Organisation, Product
+from medsafe.store.schema import Lot, Product
 from medsafe.store.uow import UnitOfWork
 
 MAKERS = ("admin", "manufacturer")
@@ -84,15 +83,12 @@ def create_product(uow: UnitOfWork, principal: Principal, catalog: Catalog,
         raise Invalid(f"'{new.ingredient_id}' is not in the knowledge base (known: "
                       f"{', '.join(sorted(catalog.ingredients))})", where="ingredient_id")
     maker_id = _maker(uow, principal, new.manufacturer_id)
-    taken = uow.session.execute(select(Product.id).where(
-        Product.code_system == new.code_system, Product.code == new.code)).first()
-    if taken is not None:
+    if uow.products.code_taken(new.code_system, new.code):
         raise Conflict(f"a product with {new.code_system} code '{new.code}' exists already")
-    row = Product(code_system=new.code_system, code=new.code, name=new.name,
-                  ingredient_id=new.ingredient_id, strength=new.strength, form=new.form,
-                  route=new.route, manufacturer_id=maker_id)
-    uow.session.add(row)
-    uow.flush()
+    row = uow.products.add(Product(
+        code_system=new.code_system, code=new.code, name=new.name,
+        ingredient_id=new.ingredient_id, strength=new.strength, form=new.form,
+        route=new.route, manufacturer_id=maker_id))
     audit.record(uow, principal, "product.create", "product", row.id,
                  {**new.model_dump(), "manufacturer_id": maker_id})
     view = _product_view(uow, row)
@@ -111,7 +107,7 @@ def _maker(uow: UnitOfWork, principal: Principal, wanted: int | None) -> int:
         return own
     if wanted is None:
         raise Invalid("name the product's manufacturer", where="manufacturer_id")
-    maker = uow.session.get(Organisation, wanted)
+    maker = uow.organisations.get(wanted)
     if maker is None or maker.kind != "manufacturer":
         raise Invalid(f"organisation {wanted} is not a manufacturer", where="manufacturer_id")
     return maker.id
@@ -139,18 +135,9 @@ def _gtin_check_digit_ok(code: str) -> bool:
 def list_products(uow: UnitOfWork, principal: Principal, *, ingredient_id: str | None = None,
                   code: str | None = None, name: str | None = None, offset: int = 0,
                   limit: int = 50) -> tuple[list[ProductView], int]:
-    query = select(Product, Organisation.name).join(
-        Organisation, Organisation.id == Product.manufacturer_id).where(
-        visible_products(principal))
-    if ingredient_id is not None:
-        query = query.where(Product.ingredient_id == ingredient_id)
-    if code is not None:
-        query = query.where(Product.code == code)
-    if name:
-        query = query.where(Product.name.icontains(name, autoescape=True))
-    total = count(uow, query)
-    rows = uow.session.execute(query.order_by(Product.name, Product.id)
-                               .offset(offset).limit(limit))
+    rows, total = uow.products.list_visible(
+        visible_products(principal), ingredient_id=ingredient_id, code=code, name=name,
+        offset=offset, limit=limit)
     return [_view_of(product, maker) for product, maker in rows], total
 
 
@@ -161,15 +148,14 @@ def read_product(uow: UnitOfWork, principal: Principal, product_id: int) -> Prod
 def visible_product(uow: UnitOfWork, principal: Principal, product_id: int) -> Product:
     """The product if the caller may see it; otherwise NotFound (another manufacturer's
     product does not exist for a manufacturer)."""
-    row = uow.session.execute(select(Product).where(
-        Product.id == product_id, visible_products(principal))).scalar_one_or_none()
+    row = uow.products.get_visible(product_id, visible_products(principal))
     if row is None:
         raise NotFound(f"no product {product_id}")
     return row
 
 
 def _product_view(uow: UnitOfWork, row: Product) -> ProductView:
-    maker = uow.session.get(Organisation, row.manufacturer_id)
+    maker = uow.organisations.get(row.manufacturer_id)
     return _view_of(row, maker.name if maker else "")
 
 
@@ -188,13 +174,10 @@ def create_lot(uow: UnitOfWork, principal: Principal, product_id: int, new: NewL
     if new.expiry is not None and not EARLIEST_EXPIRY <= new.expiry <= LATEST_EXPIRY:
         raise Invalid(f"must be between {EARLIEST_EXPIRY} and {LATEST_EXPIRY}",
                       where="expiry")
-    taken = uow.session.execute(select(Lot.id).where(
-        Lot.product_id == product.id, Lot.lot_number == new.lot_number)).first()
-    if taken is not None:
+    if uow.products.lot_taken(product.id, new.lot_number):
         raise Conflict(f"product {product.id} has a lot '{new.lot_number}' already")
-    row = Lot(product_id=product.id, lot_number=new.lot_number, expiry=new.expiry)
-    uow.session.add(row)
-    uow.flush()
+    row = uow.products.add(Lot(product_id=product.id, lot_number=new.lot_number,
+                               expiry=new.expiry))
     audit.record(uow, principal, "lot.create", "lot", row.id,
                  {"product_id": product.id, **new.model_dump()})
     view = lot_view(row, product)
@@ -206,19 +189,15 @@ def create_lot(uow: UnitOfWork, principal: Principal, product_id: int, new: NewL
 def list_lots(uow: UnitOfWork, principal: Principal, product_id: int, *, offset: int = 0,
               limit: int = 50) -> tuple[list[LotView], int]:
     product = visible_product(uow, principal, product_id)
-    query = select(Lot).where(Lot.product_id == product.id)
-    total = count(uow, query)
-    rows = uow.session.execute(query.order_by(Lot.id).offset(offset).limit(limit)).scalars()
+    rows, total = uow.products.lots(product.id, offset=offset, limit=limit)
     return [lot_view(r, product) for r in rows], total
 
 
 def visible_lot(uow: UnitOfWork, principal: Principal, lot_id: int) -> tuple[Lot, Product]:
-    found = uow.session.execute(
-        select(Lot, Product).join(Product, Product.id == Lot.product_id)
-        .where(Lot.id == lot_id, visible_products(principal))).first()
+    found = uow.products.get_visible_lot(lot_id, visible_products(principal))
     if found is None:
         raise NotFound(f"no lot {lot_id}")
-    return found[0], found[1]
+    return found
 
 
 def lot_view(row: Lot, product: Product) -> LotView:

@@ -12,11 +12,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from medsafe.errors import Conflict, Forbidden, NotFound
-from medsafe.records import Input, View, aware, count, now, require_role
+from medsafe.records import Input, View, aware, now, require_role
 from medsafe.security import audit
 from medsafe.security.permissions import visible_stock
 from medsafe.security.principal import Principal
@@ -51,18 +50,15 @@ def set_stock(uow: UnitOfWork, principal: Principal, pharmacy_id: int, lot_id: i
     require_role(principal, SETTERS, "set stock")
     if principal.role == "pharmacist" and principal.organisation_id != pharmacy_id:
         raise Forbidden("a pharmacist sets only its own pharmacy's stock")
-    pharmacy = uow.session.get(Organisation, pharmacy_id)
+    pharmacy = uow.organisations.get(pharmacy_id)
     if pharmacy is None or pharmacy.kind != "pharmacy":
         raise NotFound(f"no pharmacy {pharmacy_id}")
     lot, product = visible_lot(uow, principal, lot_id)
-    row = uow.session.execute(
-        select(Stock).where(Stock.pharmacy_id == pharmacy_id, Stock.lot_id == lot_id)
-        .with_for_update()).scalar_one_or_none()
+    row = uow.stock.for_update(pharmacy_id, lot_id)
     before = row.quantity if row is not None else None
     if row is None:
-        row = Stock(pharmacy_id=pharmacy_id, lot_id=lot_id, quantity=level.quantity,
-                    updated_at=now())
-        uow.session.add(row)
+        row = uow.stock.add(Stock(pharmacy_id=pharmacy_id, lot_id=lot_id,
+                                  quantity=level.quantity, updated_at=now()), flush=False)
     else:
         row.quantity = level.quantity
         row.updated_at = now()
@@ -82,20 +78,9 @@ def list_stock(uow: UnitOfWork, principal: Principal, *, pharmacy_id: int | None
                lot_id: int | None = None, product_id: int | None = None, offset: int = 0,
                limit: int = 50) -> tuple[list[StockView], int]:
     require_role(principal, READERS, "see stock")
-    query = (select(Stock, Organisation, Lot, Product)
-             .join(Organisation, Organisation.id == Stock.pharmacy_id)
-             .join(Lot, Lot.id == Stock.lot_id)
-             .join(Product, Product.id == Lot.product_id)
-             .where(visible_stock(principal)))
-    if pharmacy_id is not None:
-        query = query.where(Stock.pharmacy_id == pharmacy_id)
-    if lot_id is not None:
-        query = query.where(Stock.lot_id == lot_id)
-    if product_id is not None:
-        query = query.where(Lot.product_id == product_id)
-    total = count(uow, query)
-    rows = uow.session.execute(query.order_by(Stock.pharmacy_id, Stock.lot_id)
-                               .offset(offset).limit(limit))
+    rows, total = uow.stock.list_visible(
+        visible_stock(principal), pharmacy_id=pharmacy_id, lot_id=lot_id,
+        product_id=product_id, offset=offset, limit=limit)
     return [stock_view(s, o, lot, p) for s, o, lot, p in rows], total
 
 

@@ -1,0 +1,27 @@
+"""Repositories: one per aggregate, each holding the SQL of its aggregate.
+
+A repository takes the unit of work's Session, runs queries and hands back ORM rows or
+simple values. It never decides who may see what: the services pass the permission
+clauses of `medsafe.security.permissions` in, so that the rules stay where the use cases
+are and the SQL stays here.
+"""
+
+from medsafe.store.repositories.audit import AuditEventRepository
+from medsafe.store.repositories.dispensings import DispensingRepository
+from medsafe.store.repositories.organisations import OrganisationRepository
+from medsafe.store.repositories.patients import PatientRepository
+from medsafe.store.repositories.prescriptions import PrescriptionRepository
+from medsafe.store.repositories.products import ProductRepository
+from medsafe.store.repositories.stock import StockRepository
+from medsafe.store.repositories.users import UserRepository
+
+__all__ = [
+    "AuditEventRepository",
+    "DispensingRepository",
+    "OrganisationRepository",
+    "PatientRepository",
+    "PrescriptionRepository",
+    "ProductRepository",
+    "StockRepository",
+    "UserRepository",
+]
