@@ -6,14 +6,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
 from medsafe.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from medsafe.security import audit
 from medsafe.security.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from medsafe.security.principal import ROLES, Principal, Role
 from medsafe.security.tokens import new_token, token_hash
-from medsafe.store.schema import ApiToken, BrowserSession, Organisation, User
+from medsafe.store.schema import ApiToken, BrowserSession, User
 from medsafe.store.uow import UnitOfWork
 
 ORGANISATION_KINDS: dict[str, str] = {
@@ -48,13 +46,12 @@ def create_user(uow: UnitOfWork, actor: Principal, *, username: str, password: s
         raise Invalid(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     wanted_kind = ORGANISATION_KINDS.get(role)
     if wanted_kind is not None:
-        organisation = uow.session.get(Organisation, organisation_id) if organisation_id else None
+        organisation = uow.organisations.get(organisation_id)
         if organisation is None or organisation.kind != wanted_kind:
             raise Invalid(f"organisation_id: a {role} account needs a {wanted_kind} organisation")
     if role == "patient" and patient_id is None:
         raise Invalid("patient_id: a patient account needs the patient it belongs to")
-    existing = uow.session.execute(select(User).where(User.username == username)).first()
-    if existing is not None:
+    if uow.users.by_username(username) is not None:
         raise Conflict(f"username '{username}' is taken")
     user = User(username=username, display_name=display_name, role=role,
                 organisation_id=organisation_id, patient_id=patient_id,
@@ -68,7 +65,7 @@ def create_user(uow: UnitOfWork, actor: Principal, *, username: str, password: s
 
 
 def authenticate(uow: UnitOfWork, username: str, password: str) -> Principal:
-    user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    user = uow.users.by_username(username)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("wrong username or password")
     if not user.active:
@@ -108,7 +105,7 @@ def principal_for_token(uow: UnitOfWork, token: str) -> Principal | None:
     row = uow.session.get(ApiToken, token_hash(token))
     if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now():
         return None
-    user = uow.session.get(User, row.user_id)
+    user = uow.users.get(row.user_id)
     if user is None or not user.active:
         return None
     return principal_of(user)
@@ -139,7 +136,7 @@ def session_for_token(uow: UnitOfWork, token: str) -> tuple[Principal, str] | No
     row = uow.session.get(BrowserSession, token_hash(token))
     if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now():
         return None
-    user = uow.session.get(User, row.user_id)
+    user = uow.users.get(row.user_id)
     if user is None or not user.active:
         return None
     return principal_of(user), row.csrf_token
@@ -149,7 +146,7 @@ def end_session(uow: UnitOfWork, token: str) -> None:
     row = uow.session.get(BrowserSession, token_hash(token))
     if row is not None and row.revoked_at is None:
         row.revoked_at = now()
-        user = uow.session.get(User, row.user_id)
+        user = uow.users.get(row.user_id)
         if user is not None:
             audit.record(uow, principal_of(user), "session.end", "user", user.id,
                          {"session": row.token_hash[:12]})

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from medsafe.security.principal import Principal
-from medsafe.store.schema import Organisation, Patient, User
 from medsafe.store.uow import UnitOfWork
 
 
@@ -23,12 +20,10 @@ class Whoami:
 
 def whoami(uow: UnitOfWork, principal: Principal) -> Whoami:
     """Only the caller's own rows are read, so no visibility rule is involved."""
-    user = uow.session.get(User, principal.user_id)
-    organisation = (uow.session.get(Organisation, principal.organisation_id)
-                    if principal.organisation_id is not None else None)
+    user = uow.users.get(principal.user_id)
+    organisation = uow.organisations.get(principal.organisation_id)
     own = None
     if principal.role == "patient" and principal.patient_id is not None:
-        own = uow.session.execute(select(Patient.pseudonym)
-                                  .where(Patient.id == principal.patient_id)).scalar()
+        own = uow.patients.pseudonym_of(principal.patient_id)
     return Whoami(user.display_name if user else principal.username,
                   organisation.name if organisation else None, own)

@@ -33,6 +33,11 @@ class PatientRepository(Repository):
             select(Patient).where(Patient.pseudonym == pseudonym, visible)
         ).scalar_one_or_none()
 
+    def pseudonym_of(self, patient_id: int) -> str | None:
+        """A patient's pseudonym by id (for a caller's own record: no visibility rule)."""
+        patient = self.session.get(Patient, patient_id)
+        return patient.pseudonym if patient is not None else None
+
     def pseudonym_taken(self, pseudonym: str) -> bool:
         return self.session.execute(
             select(Patient.id).where(Patient.pseudonym == pseudonym)).first() is not None
