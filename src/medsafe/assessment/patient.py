@@ -18,6 +18,26 @@ LabKind = Literal["egfr", "crcl", "creatinine", "alt", "ast", "bilirubin", "chil
 MedicationSource = Literal["statement", "request"]
 
 
+# The ranges outside which a value cannot be a real measurement of that kind. Every door
+# a measurement comes in by (a FHIR bundle, the records API) checks it against these.
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "egfr": (0.0, 250.0),
+    "crcl": (0.0, 300.0),
+    "creatinine": (0.0, 50.0),
+    "alt": (0.0, 100_000.0),
+    "ast": (0.0, 100_000.0),
+    "bilirubin": (0.0, 1_000.0),
+}
+
+
+def implausibility(kind: str, value: float) -> str | None:
+    """Why `value` cannot be a real `kind` measurement, or None when it can be."""
+    low, high = PLAUSIBLE[kind]
+    if low <= value <= high:
+        return None
+    return f"{value:g} is impossible for {kind} (expected {low:g} to {high:g})"
+
+
 @dataclass(frozen=True, slots=True)
 class Coding:
     system: str | None

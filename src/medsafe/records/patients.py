@@ -40,9 +40,9 @@ from medsafe.assessment.patient import (
     MedicationEntry,
     PatientRecord,
     Preferences,
+    implausibility,
 )
 from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
-from medsafe.interop.fhir.patient_bundle import PLAUSIBLE
 from medsafe.knowledge.catalog import Catalog
 from medsafe.records import (
     Day,
@@ -525,10 +525,9 @@ def add_observation(uow: UnitOfWork, principal: Principal, pseudonym: str,
         if new.category is not None:
             raise Invalid(f"a {kind} observation has a value, not a category",
                           where="category")
-        low, high = PLAUSIBLE[kind]
-        if not low <= new.value <= high:
-            raise Invalid(f"{new.value:g} is impossible for {kind} (expected {low:g} to "
-                          f"{high:g})", where="value")
+        problem = implausibility(kind, new.value)
+        if problem is not None:
+            raise Invalid(problem, where="value")
     row = PatientObservation(patient_id=patient.id, kind=kind, value=new.value, unit=new.unit,
                              upper_limit=new.upper_limit, category=category,
                              observed_on=new.observed_on)

@@ -43,6 +43,7 @@ from medsafe.assessment.patient import (
     Preferences,
     RoutePreference,
     Severity,
+    implausibility,
 )
 from medsafe.errors import Invalid
 
@@ -77,15 +78,6 @@ LAB_WORDS: tuple[tuple[str, LabKind], ...] = (
     ("creatinine", "creatinine"),
 )
 PREGNANCY_STATUS_CODE = "82810-3"
-# The ranges outside which a value cannot be a real measurement of that kind.
-PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "egfr": (0.0, 250.0),
-    "crcl": (0.0, 300.0),
-    "creatinine": (0.0, 50.0),
-    "alt": (0.0, 100_000.0),
-    "ast": (0.0, 100_000.0),
-    "bilirubin": (0.0, 1_000.0),
-}
 SEVERITY_CODES: dict[str, Severity] = {"255604002": "mild", "6736007": "moderate",
                                         "24484000": "severe"}
 INACTIVE_CONDITION = {"inactive", "remission", "resolved"}
@@ -423,10 +415,9 @@ def _lab_kind(concept: Concept) -> LabKind | None:
 
 
 def _check_range(kind: LabKind, value: float, where: str) -> None:
-    low, high = PLAUSIBLE[kind]
-    if not low <= value <= high:
-        raise Invalid(f"{where}: value {value:g} is impossible for {kind} "
-                      f"(expected {low:g} to {high:g})")
+    problem = implausibility(kind, value)
+    if problem is not None:
+        raise Invalid(f"{where}: value {problem}")
 
 
 def _route(value: str, where: str) -> RoutePreference:
