@@ -28,6 +28,8 @@ import pytest
 from sqlalchemy import Engine, Executable, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
+from medsafe.cases.model import CaseReport
+from medsafe.cases.rules import validity_problems
 from medsafe.errors import Conflict
 from medsafe.knowledge.catalog import Catalog
 from medsafe.population import generator
@@ -44,7 +46,17 @@ from medsafe.population.real_codes import REAL_LOTS, SOURCE_FILE, SOURCE_SHA256
 from medsafe.security.audit import verify
 from medsafe.store.engine import make_engine
 from medsafe.store.migrate import upgrade
-from medsafe.store.schema import AdverseEventReport, Base, Dispensing, Lot, Patient, Product
+from medsafe.store.schema import (
+    Base,
+    Case,
+    CaseDrug,
+    CaseReaction,
+    CaseVersion,
+    Dispensing,
+    Lot,
+    Patient,
+    Product,
+)
 from medsafe.store.uow import uow_factory
 
 PATIENTS = 2000
@@ -187,6 +199,8 @@ def test_lots_grow_with_the_population_so_a_lot_reaches_thousands_not_everyone()
 
 def test_every_table_holds_the_counted_rows(loaded: Loaded) -> None:
     for table, count in loaded.summary.counts.items():
+        if table == generator.REPORTS:  # stored as cases, one per report
+            table = "cases"
         assert loaded.value(f"SELECT count(*) FROM {table}") == count, table
     counts = loaded.summary.counts
     assert counts["patients"] == PATIENTS
@@ -363,28 +377,38 @@ def test_real_codes_are_copied_from_the_fda_enforcement_records() -> None:
 # -- adverse-event reports: the demo's story
 
 
-def test_adverse_event_reports_are_synthetic_baclofen_reports(loaded: Loaded) -> None:
-    reports = loaded.rows(select(
-        AdverseEventReport.ingredient_id, AdverseEventReport.synthetic,
-        AdverseEventReport.narrative, AdverseEventReport.preferred_term,
-        AdverseEventReport.onset_on, AdverseEventReport.received_on))
+def test_synthetic_reports_become_synthetic_baclofen_cases(loaded: Loaded) -> None:
+    reports = loaded.rows(
+        select(CaseDrug.ingredient_id, Case.synthetic, Case.source, CaseVersion.payload,
+               CaseReaction.term, Case.first_received, Case.status)
+        .join(CaseDrug, CaseDrug.case_id == Case.id)
+        .join(CaseReaction, CaseReaction.case_id == Case.id)
+        .join(CaseVersion, CaseVersion.case_id == Case.id))
     assert 200 <= len(reports) <= 450  # a few hundred
-    for ingredient, synthetic, narrative, term, onset, received in reports:
+    for ingredient, synthetic, source, payload, term, received, status in reports:
+        report = CaseReport.model_validate_json(payload)
         assert ingredient == "baclofen"
         assert synthetic is True
-        assert narrative.startswith("SYNTHETIC")
+        assert source == "population"
+        assert status == "triage"
+        assert report.narrative is not None
+        assert report.narrative.startswith("SYNTHETIC")
         assert term
+        onset = date.fromisoformat(report.reactions[0].start or "")
         assert onset <= received <= END
-    terms = Counter(term for *_, term, _, _ in reports)
+        assert not validity_problems(report)  # reporter, patient, suspect and reaction
+    terms = Counter(term for _, _, _, _, term, _, _ in reports)
     assert terms.most_common(1)[0][0] == "Somnolence"
 
 
 def test_a_handful_of_reports_cluster_on_two_baclofen_lots(loaded: Loaded) -> None:
     story = loaded.rows(
-        select(AdverseEventReport.lot_id, AdverseEventReport.patient_id,
-               AdverseEventReport.onset_on, Product.code)
-        .join(Product, Product.id == AdverseEventReport.product_id)
-        .where(AdverseEventReport.preferred_term.in_(STORY_TERMS)))
+        select(CaseDrug.lot_id, Case.patient_id, CaseVersion.payload, Product.code)
+        .join(Case, Case.id == CaseDrug.case_id)
+        .join(CaseVersion, CaseVersion.case_id == Case.id)
+        .join(CaseReaction, CaseReaction.case_id == Case.id)
+        .join(Product, Product.id == CaseDrug.product_id)
+        .where(CaseReaction.term.in_(STORY_TERMS)))
     per_lot = Counter(lot for lot, *_ in story)
     (first, n1), (second, n2), *rest = per_lot.most_common()
     assert 12 <= n1 + n2 <= 20
@@ -392,14 +416,17 @@ def test_a_handful_of_reports_cluster_on_two_baclofen_lots(loaded: Loaded) -> No
     assert all(n <= 1 for _, n in rest)  # elsewhere these terms are absent
     assert {code for lot, *_, code in story if lot in (first, second)} == {"SYN-ALD-BAC10"}
     assert len({patient for lot, patient, *_ in story if lot in (first, second)}) == n1 + n2
-    for lot, patient, onset, _ in story:
+    for lot, patient, payload, _ in story:
+        onset = date.fromisoformat(
+            CaseReport.model_validate_json(payload).reactions[0].start or "")
         received_before = loaded.value(
             select(func.count()).select_from(Dispensing).where(
                 Dispensing.patient_id == patient, Dispensing.lot_id == lot,
                 Dispensing.dispensed_on <= onset))
         assert received_before > 0  # the reporter really took that lot
     spasticity = Counter(lot for lot, in loaded.rows(
-        "SELECT lot_id FROM adverse_event_reports WHERE preferred_term = 'Muscle spasticity'"))
+        "SELECT d.lot_id FROM case_drugs d JOIN case_reactions r ON r.case_id = d.case_id "
+        "WHERE r.term = 'Muscle spasticity'"))
     assert spasticity[first] + spasticity[second] >= 0.8 * sum(spasticity.values())
 
 
@@ -445,7 +472,7 @@ def test_a_load_failing_half_way_leaves_nothing_behind(
     with pytest.raises(RuntimeError, match="simulated"):
         write_population(empty, 200, SEED)
     with empty.connect() as connection:
-        for table in COLUMNS:
+        for table in (*(t for t in COLUMNS if t != generator.REPORTS), "cases"):
             assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM audit_events")).scalar() == 0
     # The dropped indexes came back with the rollback.

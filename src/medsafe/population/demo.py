@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
 from medsafe.store.schema import (
-    AdverseEventReport,
     CareRelationship,
+    CaseDrug,
     Dispensing,
     Lot,
     Organisation,
@@ -37,10 +37,10 @@ class DemoLogin:
 def _story_lot(uow: UnitOfWork) -> Lot:
     """The lot with the most synthetic reports: the first of the story's two lots."""
     lot_id = uow.session.execute(
-        select(AdverseEventReport.lot_id)
-        .where(AdverseEventReport.lot_id.is_not(None))
-        .group_by(AdverseEventReport.lot_id)
-        .order_by(func.count().desc(), AdverseEventReport.lot_id)
+        select(CaseDrug.lot_id)
+        .where(CaseDrug.lot_id.is_not(None))
+        .group_by(CaseDrug.lot_id)
+        .order_by(func.count().desc(), CaseDrug.lot_id)
         .limit(1)
     ).scalar_one()
     return uow.session.get_one(Lot, lot_id)

@@ -64,6 +64,8 @@ from sqlalchemy import (
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from medsafe.errors import Conflict
+from medsafe.knowledge.catalog import Catalog
+from medsafe.population.case_reports import REPORT_COLUMNS, store_synthetic_reports
 from medsafe.population.real_codes import RealLot, real_products
 from medsafe.security.audit import record
 from medsafe.security.principal import SYSTEM
@@ -71,7 +73,9 @@ from medsafe.store.schema import Base
 from medsafe.store.uow import uow_factory
 
 GENERATOR = "medsafe.population.generator"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: reports become E2B-shaped cases through case intake
+REPORTS = "case_reports"
+"""The batch of synthetic adverse-event reports (not a table: they are stored as cases)."""
 DEFAULT_SEED = 20261126
 DEFAULT_END = date(2026, 10, 31)
 """The last day of the dispensing window. Fixed, never today's date, so that the same seed
@@ -107,15 +111,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                       "dose_text", "status", "start_date", "end_date", "reason"),
     "dispensings": ("id", "patient_id", "product_id", "lot_id", "quantity", "dispensed_on",
                     "pharmacy_id", "prescriber_id", "prescription_id"),
-    "adverse_event_reports": ("id", "patient_id", "product_id", "lot_id", "ingredient_id",
-                              "reaction", "preferred_term", "serious", "onset_on",
-                              "received_on", "reporter", "narrative", "synthetic"),
+    REPORTS: REPORT_COLUMNS,
 }
 ID_TABLES = tuple(t for t, cols in COLUMNS.items() if cols[0] == "id")
 PATIENT_TABLES = ("patients", "patient_contacts", "patient_conditions",
                   "patient_observations", "patient_medications", "care_relationships",
                   "prescriptions", "dispensings")
-BULK_TABLES = (*PATIENT_TABLES[1:], "adverse_event_reports")
+BULK_TABLES = PATIENT_TABLES[1:]
 """Tables whose secondary indexes (and, on PostgreSQL, foreign keys) are dropped during the
 load and rebuilt after it: building an index once from sorted data is several times faster
 than maintaining it row by row, and PostgreSQL validates a re-added foreign key with one
@@ -1105,7 +1107,8 @@ class _ReportFactory:
         rows = [self._report(receipt, BACKGROUND_CHOICE(self.rng)) for receipt in background]
         rows.extend(self._story(story))
         rows.sort(key=lambda row: row[9])  # by day received, as they would arrive (stable)
-        return [(self.ids.take("adverse_event_reports"), *row[1:]) for row in rows]
+        # Numbered in order of arrival; case intake turns them into cases.
+        return [(number, *row[1:]) for number, row in enumerate(rows, start=1)]
 
     def _story(self, story: Mapping[int, list[Receipt]]) -> list[Row]:
         """12–20 reports of lost effect on the two sub-potent lots, a patient once."""
@@ -1136,7 +1139,7 @@ class _ReportFactory:
                      f"{self.days(dispensed).isoformat()}.")
         return (0, patient_id, product_id, lot_id, "baclofen", reaction.lay, reaction.term,
                 reaction.serious, self.days(onset), self.days(received), reporter,
-                narrative, True)
+                narrative)
 
 
 def background_report_count(patients: int) -> int:
@@ -1172,7 +1175,7 @@ def generate(patients: int, seed: int = DEFAULT_SEED, *, end: date = DEFAULT_END
         factory.baclofen_receipts.items,
         {lot: r.items for lot, r in factory.story_receipts.items()})
     if reports:
-        yield RowBatch("adverse_event_reports", COLUMNS["adverse_event_reports"], reports)
+        yield RowBatch(REPORTS, COLUMNS[REPORTS], reports)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1496,12 +1499,17 @@ def write_population(engine: Engine, patients: int, seed: int = DEFAULT_SEED, *,
         offsets = _id_offsets(connection)
         sink, chosen = _sink(connection, method)
         tally = Digest()
+        reports: list[Row] = []
         with _bulk_load_mode(connection, progress), _batches(spec, offsets,
                                                             parallel) as batches:
             for batch, payload in batches:
-                sink.write(batch)
+                if batch.table == REPORTS:
+                    reports.extend(batch.rows)  # stored as cases once the load is done
+                else:
+                    sink.write(batch)
                 tally.add(batch, payload)
                 _report_progress(progress, batch, tally, spec)
+        store_synthetic_reports(uow, Catalog.load(), seed, reports)
         digest = tally.hexdigest()
         record(uow, SYSTEM, "population.generate", "population", f"seed-{seed}",
                changes=_audit_changes(spec, tally.counts, digest, offsets, chosen),
@@ -1517,7 +1525,7 @@ def _report_progress(progress: ProgressCallback, batch: RowBatch, tally: Digest,
                      spec: PopulationSpec) -> None:
     if batch.table in PATIENT_TABLES:
         progress(tally.counts["patients"], spec.patients, "patients")
-    elif batch.table == "adverse_event_reports":
+    elif batch.table == REPORTS:
         progress(len(batch.rows), len(batch.rows), "adverse-event reports")
     else:
         progress(0, spec.patients, "reference data")

@@ -16,7 +16,16 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from medsafe.security.principal import Principal
-from medsafe.store.schema import CareRelationship, Dispensing, Lot, Patient, Product, Stock
+from medsafe.store.schema import (
+    Case,
+    CaseDrug,
+    CareRelationship,
+    Dispensing,
+    Lot,
+    Patient,
+    Product,
+    Stock,
+)
 
 
 def visible_patients(principal: Principal) -> ColumnElement[bool]:
@@ -75,3 +84,20 @@ def visible_dispensings(principal: Principal) -> ColumnElement[bool]:
     if principal.role == "patient" and principal.patient_id is not None:
         return Dispensing.patient_id == principal.patient_id
     return false()
+
+
+def visible_cases(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause on `Case`: admins and regulators see every case; a manufacturer the
+    cases naming one of its products as a suspect (de-identified by the service);
+    clinicians and patients the cases they reported and those about their patients."""
+    if principal.role in ("admin", "regulator"):
+        return true()
+    if principal.role == "manufacturer":
+        if principal.organisation_id is None:
+            return false()
+        return Case.id.in_(
+            select(CaseDrug.case_id).join(Product, Product.id == CaseDrug.product_id)
+            .where(Product.manufacturer_id == principal.organisation_id,
+                   CaseDrug.role.in_(("suspect", "interacting"))))
+    mine = Case.reported_by_id == principal.user_id
+    return or_(mine, Case.patient_id.in_(select(Patient.id).where(visible_patients(principal))))

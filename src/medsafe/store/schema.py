@@ -236,24 +236,116 @@ class Dispensing(Base):
     )
 
 
-class AdverseEventReport(Base):
-    """A report of a suspected side effect. The cases issue grows this into full E2B(R3)
-    cases; the demo population stores its labelled synthetic reports here."""
+class Case(Base):
+    """An adverse-event case: one row per worldwide unique case id (E2B C.1.8.1), with
+    what the workflow and the inbox need about its current version. The versions
+    themselves, with their full content, are in `case_versions`."""
 
-    __tablename__ = "adverse_event_reports"
+    __tablename__ = "cases"
     id: Mapped[int] = mapped_column(primary_key=True)
+    worldwide_id: Mapped[str] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # the current (latest) version
+    source: Mapped[str] = mapped_column(String(20))  # form e2b fhir faers vaers population
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
-    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
-    ingredient_id: Mapped[str] = mapped_column(String(60), index=True)
-    reaction: Mapped[str] = mapped_column(String(200))
-    preferred_term: Mapped[str | None] = mapped_column(String(200))
-    serious: Mapped[bool] = mapped_column(Boolean, default=False)
-    onset_on: Mapped[date | None] = mapped_column(Date)
-    received_on: Mapped[date] = mapped_column(Date)
-    reporter: Mapped[str] = mapped_column(String(20))  # patient physician pharmacist manufacturer
-    narrative: Mapped[str | None] = mapped_column(Text)
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    qualification: Mapped[str] = mapped_column(String(30))
+    valid: Mapped[bool] = mapped_column(Boolean)
+    invalid_reasons: Mapped[str | None] = mapped_column(Text)  # "; "-joined
+    serious: Mapped[bool] = mapped_column(Boolean)
+    expedited: Mapped[bool] = mapped_column(Boolean)  # serious and unexpected
+    nullified: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_received: Mapped[date] = mapped_column(Date)
+    latest_received: Mapped[date] = mapped_column(Date)
+    day_zero: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    primary_term: Mapped[str] = mapped_column(String(250))
+    primary_suspect: Mapped[str] = mapped_column(String(250))
+    locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    follow_up_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseVersion(Base):
+    """Every version of every case, never changed once written: the history."""
+
+    __tablename__ = "case_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # initial follow_up nullification
+    significant: Mapped[bool] = mapped_column(Boolean)
+    changes: Mapped[str | None] = mapped_column(Text)  # "; "-joined significant changes
+    received_on: Mapped[date] = mapped_column(Date)  # C.1.5 of this version
+    sha256: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # the CaseReport as canonical JSON
+    source: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+
+class CaseDrug(Base):
+    """The drugs of each case's current version, one row per lot: the index that
+    signal detection, lot clusters and manufacturers' views query."""
+
+    __tablename__ = "case_drugs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    drug_key: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(20))
+    product_name: Mapped[str] = mapped_column(String(250))
+    ingredient_id: Mapped[str | None] = mapped_column(String(60), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    lot_number: Mapped[str | None] = mapped_column(String(60))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
+
+
+class CaseReaction(Base):
+    """The reactions of each case's current version, with their terminology."""
+
+    __tablename__ = "case_reactions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reaction_key: Mapped[str] = mapped_column(String(40))
+    term: Mapped[str] = mapped_column(String(250), index=True)
+    code: Mapped[str | None] = mapped_column(String(40))
+    terminology: Mapped[str | None] = mapped_column(String(80))
+    terminology_version: Mapped[str | None] = mapped_column(String(20))
+    serious: Mapped[bool] = mapped_column(Boolean)
+
+
+class CaseSubmission(Base):
+    """An outbound E2B(R3) message for one version of a case, and its acknowledgement."""
+
+    __tablename__ = "case_submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    receiver: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    message: Mapped[str] = mapped_column(Text)
+    ack_status: Mapped[str] = mapped_column(String(20))  # pending accepted rejected
+    ack_detail: Mapped[str | None] = mapped_column(Text)
+    ack_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseDuplicate(Base):
+    """A probable duplicate pair, for a person to confirm or reject."""
+
+    __tablename__ = "case_duplicates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    other_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str] = mapped_column(Text)  # JSON: contribution per field
+    status: Mapped[str] = mapped_column(String(20))  # suggested confirmed rejected
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("case_id", "other_case_id"),)
 
 
 class IdempotencyRecord(Base):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from medsafe.store.repositories import (
     AuditEventRepository,
+    CaseRepository,
     DispensingRepository,
     OrganisationRepository,
     PatientRepository,
@@ -38,6 +39,7 @@ class UnitOfWork:
     prescriptions: PrescriptionRepository
     dispensings: DispensingRepository
     audit_events: AuditEventRepository
+    cases: CaseRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -66,6 +68,7 @@ class UnitOfWork:
         self.prescriptions = PrescriptionRepository(session)
         self.dispensings = DispensingRepository(session)
         self.audit_events = AuditEventRepository(session)
+        self.cases = CaseRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

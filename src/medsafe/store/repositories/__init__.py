@@ -7,6 +7,7 @@ are and the SQL stays here.
 """
 
 from medsafe.store.repositories.audit import AuditEventRepository
+from medsafe.store.repositories.cases import CaseRepository
 from medsafe.store.repositories.dispensings import DispensingRepository
 from medsafe.store.repositories.organisations import OrganisationRepository
 from medsafe.store.repositories.patients import PatientRepository
@@ -17,6 +18,7 @@ from medsafe.store.repositories.users import UserRepository
 
 __all__ = [
     "AuditEventRepository",
+    "CaseRepository",
     "DispensingRepository",
     "OrganisationRepository",
     "PatientRepository",

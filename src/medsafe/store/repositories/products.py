@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, Row, select
 
@@ -35,6 +35,12 @@ class ProductRepository(Repository):
         return self._page(query, (Product.name, Product.id), offset, limit)
 
     # -- lots -----------------------------------------------------------------------------
+
+    def lot_ids(self, product_id: int, lot_numbers: Iterable[str]) -> dict[str, int]:
+        """The ids of this product's lots with these numbers, by number."""
+        rows = self.session.execute(select(Lot.lot_number, Lot.id).where(
+            Lot.product_id == product_id, Lot.lot_number.in_(list(lot_numbers)))).all()
+        return {row[0]: row[1] for row in rows}
 
     def lot_taken(self, product_id: int, lot_number: str) -> bool:
         return self.session.execute(select(Lot.id).where(

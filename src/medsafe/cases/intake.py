@@ -1,0 +1,276 @@
+"""Case intake: every report, whatever way it arrives (form, API, E2B, FHIR, FAERS,
+VAERS, the demo population), is stored here, as a new case or as a new version of the
+case it belongs to.
+
+- Idempotent: a report whose worldwide id and content are already held is the same
+  report sent twice, and nothing is written (the API's idempotency keys cover reports
+  without a worldwide id of their own, which get one minted here).
+- Day 0 is E2B's: C.1.4, the day the sender first received the minimum information,
+  starts the expedited clock of a serious and unexpected case, and C.1.5, the date of
+  the most recent information, starts the clock of a significant follow-up. A report
+  typed into medsafe's own form is first received on the day it is typed.
+- National databases (FAERS, VAERS) are `external`: held for signal detection, outside
+  the workflow and without clocks, since their reporting obligations were someone
+  else's.
+- Bulk imports insert new cases in batches through Core; follow-ups within them take the
+  single-case path. One audit event records each import, and one each single intake.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from medsafe.cases.model import CaseReport, Drug
+from medsafe.cases.prepare import Judgement, judge, recognise_drugs
+from medsafe.cases.rules import DEFAULT_REGION, ClockRule, clock_rule
+from medsafe.cases.versions import Kind, classify, content_hash
+from medsafe.cases.workflow import after_follow_up
+from medsafe.knowledge.catalog import Catalog
+from medsafe.records import now
+from medsafe.security import audit
+from medsafe.security.principal import Principal
+from medsafe.store.uow import UnitOfWork
+
+Source = Literal["form", "api", "e2b", "fhir", "faers", "vaers", "population"]
+EXTERNAL_SOURCES: frozenset[str] = frozenset({"faers", "vaers"})
+BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """How a batch of reports arrived."""
+
+    source: Source
+    region: str = DEFAULT_REGION
+    patient_id: int | None = None  # the patient record the report is about, if known
+    reported_by_id: int | None = None
+    synthetic: bool = False
+    patients: Mapping[str, int] = field(default_factory=dict)
+    """Patient records by worldwide id, for a batch about several known patients."""
+
+    @property
+    def external(self) -> bool:
+        return self.source in EXTERNAL_SOURCES
+
+    def rule(self) -> ClockRule:
+        return clock_rule(self.region)
+
+    def patient_of(self, report: CaseReport) -> int | None:
+        return self.patients.get(report.worldwide_id, self.patient_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    case_id: int
+    worldwide_id: str
+    version: int
+    kind: Kind
+
+
+@dataclass(slots=True)
+class ImportTally:
+    new: int = 0
+    follow_ups: int = 0
+    nullified: int = 0
+    same: int = 0
+    stored: list[Stored] = field(default_factory=list)
+
+    def add(self, stored: Stored) -> None:
+        self.stored.append(stored)
+        if stored.kind == "initial":
+            self.new += 1
+        elif stored.kind == "follow_up":
+            self.follow_ups += 1
+        elif stored.kind == "nullification":
+            self.nullified += 1
+        else:
+            self.same += 1
+
+
+def mint_worldwide_id(country: str = "US") -> str:
+    """A worldwide unique case id for a report medsafe is the first to receive, in E2B's
+    country-sender-number pattern."""
+    return f"{country}-MEDSAFE-{uuid.uuid4().hex[:16].upper()}"
+
+
+def store_reports(uow: UnitOfWork, principal: Principal, catalog: Catalog,
+                  reports: Iterable[CaseReport], receipt: Receipt, *,
+                  keep: bool = False,
+                  on_batch: Callable[[int], None] | None = None) -> ImportTally:
+    """Store reports (without committing: the caller decides, so an import can be all or
+    nothing). `keep`: remember each stored case in the tally (single intakes want it,
+    bulk imports of 400,000 cases do not)."""
+    tally = ImportTally()
+    rule = receipt.rule()
+    batch: list[CaseReport] = []
+    for report in reports:
+        batch.append(report)
+        if len(batch) >= BATCH:
+            _store_batch(uow, principal, catalog, batch, receipt, rule, tally, keep)
+            if on_batch:
+                on_batch(len(batch))
+            batch = []
+    if batch:
+        _store_batch(uow, principal, catalog, batch, receipt, rule, tally, keep)
+        if on_batch:
+            on_batch(len(batch))
+    return tally
+
+
+def _store_batch(uow: UnitOfWork, principal: Principal, catalog: Catalog,
+                 reports: Sequence[CaseReport], receipt: Receipt, rule: ClockRule,
+                 tally: ImportTally, keep: bool) -> None:
+    recognised = [recognise_drugs(r, catalog) for r in reports]
+    held = uow.cases.ids_by_worldwide_id({r.worldwide_id for r in recognised})
+    fresh: dict[str, CaseReport] = {}
+    later: list[CaseReport] = []
+    for report in recognised:
+        if report.worldwide_id in held or report.worldwide_id in fresh:
+            later.append(report)
+        else:
+            fresh[report.worldwide_id] = report
+    for stored in _insert_new(uow, principal, catalog, list(fresh.values()), receipt, rule):
+        _count(tally, stored, keep)
+    for report in later:
+        _count(tally, _arrive(uow, principal, catalog, report, receipt, rule), keep)
+
+
+def _count(tally: ImportTally, stored: Stored, keep: bool) -> None:
+    tally.add(stored)
+    if not keep:
+        tally.stored.clear()
+
+
+def _insert_new(uow: UnitOfWork, principal: Principal, catalog: Catalog,
+                reports: Sequence[CaseReport], receipt: Receipt,
+                rule: ClockRule) -> list[Stored]:
+    if not reports:
+        return []
+    moment = now()
+    judged = [judge(r, catalog, rule,
+                    clock_starts=None if receipt.external else r.first_received)
+              for r in reports]
+    case_rows = [_case_row(r, j, receipt, moment) for r, j in zip(reports, judged, strict=True)]
+    ids = uow.cases.insert_cases(case_rows)
+    versions: list[dict[str, Any]] = []
+    drugs: list[dict[str, Any]] = []
+    reactions: list[dict[str, Any]] = []
+    for case_id, report in zip(ids, reports, strict=True):
+        versions.append(_version_row(case_id, 1, "initial", True, (), report, receipt,
+                                     principal, moment))
+        d, r = _index_rows(uow, case_id, report)
+        drugs.extend(d)
+        reactions.extend(r)
+    uow.cases.insert_versions(versions)
+    uow.cases.insert_index(drugs, reactions)
+    return [Stored(i, r.worldwide_id, 1, "initial") for i, r in zip(ids, reports, strict=True)]
+
+
+def _arrive(uow: UnitOfWork, principal: Principal, catalog: Catalog, report: CaseReport,
+            receipt: Receipt, rule: ClockRule) -> Stored:
+    """A report for a case already held: the same report again, a follow-up or a
+    nullification."""
+    case = uow.cases.by_worldwide_id(report.worldwide_id)
+    if case is None:  # inserted earlier in this batch's own follow-ups? never: fresh first
+        return _insert_new(uow, principal, catalog, [report], receipt, rule)[0]
+    latest_row = uow.cases.version(case.id, case.version)
+    assert latest_row is not None
+    latest = CaseReport.model_validate_json(latest_row.payload)
+    arrival = classify(report, latest, uow.cases.hashes(case.id))
+    if arrival.kind == "same":
+        return Stored(case.id, case.worldwide_id, case.version, "same")
+    version = case.version + 1
+    moment = now()
+    if arrival.significant and not receipt.external:
+        clock_starts: date | None = report.latest_received
+    elif case.status != "submitted":
+        clock_starts = case.day_zero
+    else:
+        clock_starts = None  # the obligation was met and nothing significant is new
+    judgement = judge(report, catalog, rule, clock_starts=clock_starts)
+    values = _judged_columns(judgement)
+    values.update(version=version, latest_received=report.latest_received,
+                  qualification=report.reporter_qualification(), updated_at=moment,
+                  nullified=report.nullified)
+    if report.nullified:
+        values.update(expedited=False, due_on=None, day_zero=None)
+    if case.status != "external":
+        values["status"] = after_follow_up(case.status)
+        values["follow_up_pending"] = case.status == "medical_review"
+    uow.cases.insert_versions([_version_row(case.id, version, arrival.kind,
+                                            arrival.significant, arrival.changes, report,
+                                            receipt, principal, moment)])
+    drugs, reactions = _index_rows(uow, case.id, report)
+    uow.cases.replace_index(case.id, drugs, reactions)
+    uow.cases.update_case(case.id, values)
+    if not receipt.external:
+        audit.record(uow, principal, f"case.{arrival.kind}", "case", case.id,
+                     {"worldwide_id": case.worldwide_id, "version": version,
+                      "changes": list(arrival.changes)})
+    return Stored(case.id, case.worldwide_id, version, arrival.kind)
+
+
+def _judged_columns(j: Judgement) -> dict[str, Any]:
+    return {"valid": j.valid, "invalid_reasons": "; ".join(j.invalid_reasons) or None,
+            "serious": j.serious, "expedited": j.expedited, "day_zero": j.day_zero,
+            "due_on": j.due_on, "primary_term": j.primary_term,
+            "primary_suspect": j.primary_suspect}
+
+
+def _case_row(report: CaseReport, j: Judgement, receipt: Receipt,
+              moment: Any) -> dict[str, Any]:
+    row = _judged_columns(j)
+    row.update(
+        worldwide_id=report.worldwide_id,
+        status="external" if receipt.external else "triage",
+        version=1, source=receipt.source, patient_id=receipt.patient_of(report),
+        reported_by_id=receipt.reported_by_id,
+        qualification=report.reporter_qualification(), nullified=report.nullified,
+        first_received=report.first_received, latest_received=report.latest_received,
+        locked_by_id=None, follow_up_pending=False, merged_into_id=None,
+        synthetic=receipt.synthetic, updated_at=moment)
+    return row
+
+
+def _version_row(case_id: int, version: int, kind: str, significant: bool,
+                 changes: Sequence[str], report: CaseReport, receipt: Receipt,
+                 principal: Principal, moment: Any) -> dict[str, Any]:
+    return {"case_id": case_id, "version": version, "kind": kind,
+            "significant": significant, "changes": "; ".join(changes) or None,
+            "received_on": report.latest_received, "sha256": content_hash(report),
+            "payload": report.model_dump_json(), "source": receipt.source,
+            "recorded_at": moment,
+            "recorded_by_id": principal.user_id if principal.user_id else None}
+
+
+def _index_rows(uow: UnitOfWork, case_id: int, report: CaseReport
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    drugs: list[dict[str, Any]] = []
+    for drug in report.drugs:
+        for lot_number, lot_id in _lots(uow, drug):
+            drugs.append({"case_id": case_id, "drug_key": drug.id, "role": drug.role,
+                          "product_name": drug.product_name[:250],
+                          "ingredient_id": drug.ingredient_id, "product_id": drug.product_id,
+                          "lot_number": lot_number, "lot_id": lot_id})
+    reactions = [{"case_id": case_id, "reaction_key": r.id, "term": r.term[:250],
+                  "code": r.coded.code if r.coded else None,
+                  "terminology": r.coded.terminology if r.coded else None,
+                  "terminology_version": r.coded.version if r.coded else None,
+                  "serious": r.seriousness.serious} for r in report.reactions]
+    return drugs, reactions
+
+
+def _lots(uow: UnitOfWork, drug: Drug) -> list[tuple[str | None, int | None]]:
+    """Each lot number of the drug with the medsafe lot it names, when the drug names a
+    medsafe product (a lot number alone is not unique across products)."""
+    if not drug.lot_numbers:
+        return [(None, None)]
+    found: dict[str, int] = {}
+    if drug.product_id is not None:
+        found = uow.products.lot_ids(drug.product_id, drug.lot_numbers)
+    return [(number[:60], found.get(number)) for number in drug.lot_numbers]
+
