@@ -33,6 +33,7 @@ from medsafe.api.app import create_app
 from medsafe.assessment.engine import assess
 from medsafe.assessment.report import assessment_document
 from medsafe.bootstrap import Container
+from medsafe.cases import service as cases
 from medsafe.records import organisations, patients
 from medsafe.records.organisations import NewOrganisation
 from medsafe.records.patients import (
@@ -46,6 +47,7 @@ from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
 from medsafe.supply import prescriptions
 from medsafe.supply.prescriptions import NewPrescription
+from tests.support.case_builder import case_report
 from tests.support.databases import KINDS
 from tests.support.world import PASSWORD, PERSONAS, ROLES, World, day, world_on
 
@@ -58,7 +60,18 @@ def world(request: pytest.FixtureRequest,
     """One world per database for the whole module: every cell below either only reads
     or creates what it consumes, so cells do not depend on each other's order."""
     with world_on(request.param, tmp_path_factory.mktemp("matrix")) as built:
+        built.ids["mo_case"] = _case(built, "dora-physician", "mo")
+        built.ids["acme_case"] = _case(built, "olga-physician", "acme")
         yield built
+
+
+def _case(world: World, reporter: str, maker: str) -> int:
+    """A case reported by a physician about a maker's product, with a fresh worldwide id."""
+    report = case_report(f"US-MATRIX-{world.next()}", product_id=world.ids[f"{maker}_product"],
+                         lots=(f"{maker.upper()}-001",))
+    with world.container.uow() as uow:
+        return cases.report_case(uow, world.principals[reporter], world.container.catalog,
+                                 report).id
 
 
 # -- what some cells consume, made fresh for each -----------------------------------------------
@@ -83,6 +96,7 @@ FRESH: dict[str, Callable[[World], Any]] = {
         uow, SYSTEM, w.ids["cared"], NewMedication(text="Ibuprofen 200 mg"))),
     "cared_link": lambda w: _fresh(w, lambda uow: patients.link_care(
         uow, SYSTEM, w.ids["cared"], NewCareLink(pharmacy_id=_new_pharmacy(w)))),
+    "fresh_mo_case": lambda w: _case(w, "dora-physician", "mo"),
     "active_rx": lambda w: _fresh(w, lambda uow: prescriptions.prescribe(
         uow, w.principals["dora-physician"], w.container.catalog,
         NewPrescription(patient=w.ids["cared"], ingredient="baclofen", dose_text="5 mg"))),
@@ -120,6 +134,8 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
     "prescribe_other": lambda w, n: {"patient": w.ids["other"], "ingredient": "baclofen",
                                      "dose_text": "5 mg three times a day"},
     "stop": lambda w, n: {"reason": "drowsiness at work"},
+    "case": lambda w, n: case_report(f"US-MATRIX-BODY-{n}").model_dump(mode="json"),
+    "step": lambda w, n: {"reason": "triaged"},
     "user": lambda w, n: {"username": f"new-user-{n}", "password": PASSWORD,
                           "display_name": "New User", "role": "physician"},
 }
@@ -227,6 +243,17 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
     # accounts
     ("GET", "/api/v1/users", None, (200, 403, 403, 403, 403, 403, 401)),
     ("POST", "/api/v1/users", "user", (201, 403, 403, 403, 403, 403, 401)),
+    # adverse-event cases (clinicians see what they reported; makers, their own products)
+    ("GET", "/api/v1/cases", None, (200, 200, 200, 200, 200, 200, 401)),
+    ("POST", "/api/v1/cases", "case", (201, 201, 201, 201, 201, 201, 401)),
+    ("GET", "/api/v1/cases/workload", None, (200, 200, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/cases/line-listing?start=2026-01-01&end=2026-12-31&ingredient=baclofen",
+     None, (200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/v1/cases/{mo_case}", None, (200, 200, 200, 404, 200, 404, 401)),
+    ("GET", "/api/v1/cases/{acme_case}", None, (200, 200, 404, 404, 404, 404, 401)),
+    ("GET", "/api/v1/cases/{mo_case}/versions/1", None, (200, 200, 200, 404, 200, 404, 401)),
+    ("POST", "/api/v1/cases/{fresh_mo_case}/steps/accept", "step",
+     (200, 403, 200, 403, 403, 403, 401)),
 ]
 
 CELLS = [

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 TEXT = 2000
 """Default bound of a free-text field; the narrative has E2B's own (H.1, 100,000)."""
@@ -38,8 +38,22 @@ PartialDate = Annotated[str, AfterValidator(_partial_date)]
 """A date as precise as the sender gave it: "2003", "2003-11" or "2003-11-15"."""
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class CaseModel(BaseModel):
+    """Immutable; unknown fields refused; text free of control characters (no database
+    stores NUL, and none is ever meant), so every adapter gets the same checks."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str) and CONTROL.search(text):
+                raise ValueError("contains a control character")
+        return value
 
 
 class Coded(CaseModel):

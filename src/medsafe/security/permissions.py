@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 
 from medsafe.security.principal import Principal
 from medsafe.store.schema import (
+    CareRelationship,
     Case,
     CaseDrug,
-    CareRelationship,
     Dispensing,
     Lot,
     Patient,
@@ -87,17 +87,18 @@ def visible_dispensings(principal: Principal) -> ColumnElement[bool]:
 
 
 def visible_cases(principal: Principal) -> ColumnElement[bool]:
-    """A WHERE clause on `Case`: admins and regulators see every case; a manufacturer the
-    cases naming one of its products as a suspect (de-identified by the service);
-    clinicians and patients the cases they reported and those about their patients."""
+    """A WHERE clause on `Case`: admins and regulators see every case; everyone the cases
+    they reported; a manufacturer also the cases naming one of its products as a suspect
+    (de-identified by the service); clinicians and patients also the cases about the
+    patients they may see."""
     if principal.role in ("admin", "regulator"):
         return true()
+    mine = Case.reported_by_id == principal.user_id
     if principal.role == "manufacturer":
         if principal.organisation_id is None:
-            return false()
-        return Case.id.in_(
+            return mine
+        return or_(mine, Case.id.in_(
             select(CaseDrug.case_id).join(Product, Product.id == CaseDrug.product_id)
             .where(Product.manufacturer_id == principal.organisation_id,
-                   CaseDrug.role.in_(("suspect", "interacting"))))
-    mine = Case.reported_by_id == principal.user_id
+                   CaseDrug.role.in_(("suspect", "interacting")))))
     return or_(mine, Case.patient_id.in_(select(Patient.id).where(visible_patients(principal))))

@@ -80,6 +80,7 @@ def _routers() -> tuple[APIRouter, ...]:
         assessments,
         audit,
         auth,
+        cases,
         dispensing,
         drugs,
         organisations,
@@ -93,7 +94,7 @@ def _routers() -> tuple[APIRouter, ...]:
     api = APIRouter(responses=ERRORS)
     for router in (auth.router, drugs.router, assessments.router, patients.router,
                    organisations.router, products.router, stock.router, dispensing.router,
-                   prescriptions.router, audit.router, users.router):
+                   prescriptions.router, audit.router, users.router, cases.router):
         api.include_router(router)
     return (api,)
 

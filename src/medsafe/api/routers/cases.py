@@ -1,0 +1,98 @@
+"""Adverse-event cases: report, read, inboxes, workflow steps, workload, line listings.
+
+A report is E2B(R3)-shaped JSON (`CaseReport`, with the sender's worldwide unique case
+id). Reporting honours Idempotency-Key, and the same worldwide id with the same content
+is the same case anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import Field
+
+from medsafe.api import idempotency
+from medsafe.api.deps import ContainerDep, CurrentPrincipal, Paging
+from medsafe.api.pagination import Page, page_of
+from medsafe.api.routers import as_json, id_query, text_query
+from medsafe.cases import listing, service
+from medsafe.cases.model import CaseReport
+from medsafe.cases.service import CaseDetail, CaseSummary, Workload
+from medsafe.records import Input
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+CaseRef = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:#-]+$",
+                              description="medsafe's case id or the worldwide unique case id")]
+QueueName = Literal["all", "new", "invalid", "serious", "due_soon", "overdue", "external"]
+StepName = Literal["accept", "start_review", "return", "approve", "submit"]
+
+
+class StepReason(Input):
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+@router.get("", response_model=Page[CaseSummary])
+def list_cases(app: ContainerDep, caller: CurrentPrincipal, paging: Paging,
+               queue: Annotated[QueueName, Query()] = "all") -> Page[CaseSummary]:
+    """An inbox, due first: new, invalid, serious, due soon, overdue, all, or the cases
+    imported from national databases (external)."""
+    with app.uow() as uow:
+        items, total = service.list_cases(uow, caller, queue=queue, offset=paging.offset,
+                                          limit=paging.page_size)
+    return page_of(items, total, paging)
+
+
+@router.post("", response_model=CaseSummary, status_code=201)
+def report_case(request: Request, body: CaseReport, app: ContainerDep,
+                caller: CurrentPrincipal) -> JSONResponse:
+    """Report a case, or a follow-up of one (same worldwide id)."""
+    return idempotency.create(
+        request, body.model_dump_json().encode(), caller, app.uow,
+        lambda uow: service.report_case(uow, caller, app.catalog, body), as_json)
+
+
+@router.get("/workload", response_model=list[Workload])
+def workload(app: ContainerDep, caller: CurrentPrincipal) -> list[Workload]:
+    """Cases per status, with how many are due soon and overdue."""
+    with app.uow() as uow:
+        return service.workload(uow, caller)
+
+
+@router.get("/line-listing", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/csv": {}}}})
+def line_listing(app: ContainerDep, caller: CurrentPrincipal,
+                 start: Annotated[date, Query()], end: Annotated[date, Query()],
+                 ingredient: Annotated[str | None, text_query(60, "ingredient id")] = None,
+                 product_id: Annotated[int | None, id_query("medsafe product id")] = None,
+                 ) -> PlainTextResponse:
+    """A periodic line listing (CSV) of the cases about a product or ingredient first
+    received in the period."""
+    with app.uow() as uow:
+        text = listing.line_listing(uow, caller, start=start, end=end,
+                                    ingredient_id=ingredient, product_id=product_id)
+    return PlainTextResponse(text, media_type="text/csv")
+
+
+@router.get("/{reference}", response_model=CaseDetail)
+def read_case(reference: CaseRef, app: ContainerDep, caller: CurrentPrincipal) -> CaseDetail:
+    with app.uow() as uow:
+        return service.read_case(uow, caller, app.catalog, reference)
+
+
+@router.get("/{reference}/versions/{version}", response_model=CaseReport)
+def read_version(reference: CaseRef, version: Annotated[int, Path(ge=1, le=100_000)],
+                 app: ContainerDep, caller: CurrentPrincipal) -> CaseReport:
+    with app.uow() as uow:
+        return service.read_version(uow, caller, reference, version)
+
+
+@router.post("/{reference}/steps/{step}", response_model=CaseSummary)
+def take_step(reference: CaseRef, step: Annotated[StepName, Path()], body: StepReason,
+              app: ContainerDep, caller: CurrentPrincipal) -> CaseSummary:
+    """A workflow step: accept, start_review (locks the case), return, approve, submit."""
+    with app.uow() as uow:
+        return service.advance(uow, caller, reference, step, reason=body.reason)
