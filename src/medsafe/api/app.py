@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medsafe import __version__, web
-from medsafe.api import problems
+from medsafe.api import fhir, problems
 from medsafe.api.routers import ROUTERS, health
 from medsafe.bootstrap import Container
 
@@ -70,6 +70,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(fhir.router)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     web.install(app)

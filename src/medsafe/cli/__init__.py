@@ -8,6 +8,7 @@ import typer
 from medsafe.cli import assess as assess_command
 from medsafe.cli import audit as audit_command
 from medsafe.cli import backup as backup_command
+from medsafe.cli import cases as cases_command
 from medsafe.cli import db as db_command
 from medsafe.cli import drugs as drugs_command
 from medsafe.cli import population as population_command
@@ -24,6 +25,7 @@ app.command(name="assess")(assess_command.assess)
 app.add_typer(drugs_command.app, name="drugs")
 app.add_typer(db_command.app, name="db")
 app.add_typer(audit_command.app, name="audit")
+app.add_typer(cases_command.app, name="cases")
 app.command(name="serve")(serve_command.serve)
 app.command(name="demo")(population_command.demo)
 app.command(name="generate")(population_command.generate)

@@ -1,0 +1,142 @@
+"""`medsafe cases …`: import national report databases and E2B(R3) files, export a case
+as E2B(R3), list inboxes and show cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from medsafe.bootstrap import Container
+from medsafe.cases import service
+from medsafe.cases.imports import ImportSummary, import_reports
+from medsafe.cases.intake import Source
+from medsafe.cases.model import CaseReport
+from medsafe.cli.common import DatabaseUrlOption, DataDirOption, open_container
+from medsafe.cli.errors import reported_errors
+from medsafe.security.principal import SYSTEM
+
+app = typer.Typer(help="Adverse-event cases: import, export, inboxes.", no_args_is_help=True)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+KeepGoing = Annotated[bool, typer.Option(
+    "--keep-going", help="skip malformed rows (reported with file and line, up to "
+    "--max-problems) instead of failing the whole import")]
+MaxProblems = Annotated[int, typer.Option(min=0, max=1_000_000,
+                                          help="with --keep-going: give up after this many")]
+
+
+@contextmanager
+def _bytes_progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(TextColumn(what), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                  console=err, transient=False) as progress:
+        task = progress.add_task(what, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None)
+
+        yield update
+
+
+def _print_summary(summary: ImportSummary, problems: list[str]) -> None:
+    console.print(f"{summary.label}: {summary.new:,} new cases, {summary.follow_ups:,} "
+                  f"follow-ups, {summary.nullified:,} nullified, {summary.same:,} already held")
+    if problems:
+        err.print(f"{len(problems):,} malformed rows skipped; the first:")
+        for problem in problems[:10]:
+            err.print(f"  {problem}", markup=False)
+
+
+@app.command(name="import-faers")
+def import_faers(
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                           help="a FAERS or legacy AERS quarterly ASCII folder")],
+    deleted: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="FDA's list of deleted case ids to leave out")] = None,
+    keep_going: KeepGoing = False, max_problems: MaxProblems = 100,
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Import the latest version of each case of a FAERS quarter (held for signal
+    detection, outside the workflow)."""
+    from medsafe.interop.faers.reader import read_deleted_ids, read_faers
+
+    problems: list[str] = []
+    with reported_errors():
+        container = open_container(database_url, data_dir, migrate=True)
+        gone = read_deleted_ids(deleted) if deleted else frozenset()
+        with _bytes_progress(f"reading {folder.name}") as progress:
+            reports = read_faers(folder, deleted_case_ids=gone, keep_going=keep_going,
+                                 max_problems=max_problems, on_progress=progress,
+                                 on_problem=lambda p: problems.append(f"{p.where}: {p.reason}"))
+            summary = _import(container, reports, "faers", str(folder), problems)
+    _print_summary(summary, problems)
+
+
+@app.command(name="import-vaers")
+def import_vaers(
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                           help="a folder with one year's VAERS CSV files")],
+    keep_going: KeepGoing = False, max_problems: MaxProblems = 100,
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Import a VAERS year (DATA, SYMPTOMS and VAX files), held for signal detection."""
+    from medsafe.interop.vaers import read_vaers
+
+    problems: list[str] = []
+    with reported_errors():
+        container = open_container(database_url, data_dir, migrate=True)
+        with _bytes_progress(f"reading {folder.name}") as progress:
+            reports = read_vaers(folder, keep_going=keep_going, max_problems=max_problems,
+                                 on_progress=lambda done, total, _: progress(done, total),
+                                 on_problem=lambda p: problems.append(p.message))
+            summary = _import(container, reports, "vaers", str(folder), problems)
+    _print_summary(summary, problems)
+
+
+def _import(container: Container, reports: Iterator[CaseReport],
+            source: Source, label: str, problems: list[str]) -> ImportSummary:
+    return import_reports(container.uow, SYSTEM, container.catalog, reports, source=source,
+                          label=label, problems=lambda: len(problems))
+
+
+@app.command(name="list")
+def list_command(
+    queue: Annotated[str, typer.Option(help=f"one of: {', '.join(service.QUEUES)}")] = "all",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """An inbox, due first (as an administrator)."""
+    with reported_errors():
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            cases, total = service.list_cases(uow, SYSTEM, queue=queue, limit=limit)
+    table = Table(title=f"cases: {queue} ({total:,})")
+    for column in ("id", "worldwide id", "received", "suspect", "reaction", "serious",
+                   "valid", "status", "due"):
+        table.add_column(column)
+    for case in cases:
+        table.add_row(str(case.id), case.worldwide_id, case.first_received.isoformat(),
+                      case.primary_suspect, case.primary_term,
+                      "yes" if case.serious else "no", "yes" if case.valid else "NO",
+                      case.status, case.due_on.isoformat() if case.due_on else "")
+    console.print(table)
+
+
+@app.command(name="show")
+def show_command(
+    case: Annotated[str, typer.Argument(help="medsafe case id or worldwide unique case id")],
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """One case with its versions, as JSON."""
+    with reported_errors():
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            detail = service.read_case(uow, SYSTEM, container.catalog, case)
+    console.print_json(detail.model_dump_json())
