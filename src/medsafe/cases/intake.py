@@ -27,7 +27,7 @@ from typing import Any, Literal
 from medsafe.cases.model import CaseReport, Drug
 from medsafe.cases.prepare import Judgement, judge, recognise_drugs
 from medsafe.cases.rules import DEFAULT_REGION, ClockRule, clock_rule
-from medsafe.cases.versions import Kind, classify, content_hash
+from medsafe.cases.versions import Kind, classify, payload_hash
 from medsafe.cases.workflow import after_follow_up
 from medsafe.knowledge.catalog import Catalog
 from medsafe.records import now
@@ -239,10 +239,11 @@ def _case_row(report: CaseReport, j: Judgement, receipt: Receipt,
 def _version_row(case_id: int, version: int, kind: str, significant: bool,
                  changes: Sequence[str], report: CaseReport, receipt: Receipt,
                  principal: Principal, moment: Any) -> dict[str, Any]:
+    payload = report.model_dump_json()
     return {"case_id": case_id, "version": version, "kind": kind,
             "significant": significant, "changes": "; ".join(changes) or None,
-            "received_on": report.latest_received, "sha256": content_hash(report),
-            "payload": report.model_dump_json(), "source": receipt.source,
+            "received_on": report.latest_received, "sha256": payload_hash(payload),
+            "payload": payload, "source": receipt.source,
             "recorded_at": moment,
             "recorded_by_id": principal.user_id if principal.user_id else None}
 

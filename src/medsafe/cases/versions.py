@@ -23,7 +23,12 @@ Kind = Literal["initial", "follow_up", "nullification", "same"]
 
 def content_hash(report: CaseReport) -> str:
     """SHA-256 of the canonical JSON of a version: equal reports, equal hashes."""
-    return hashlib.sha256(report.model_dump_json().encode()).hexdigest()
+    return payload_hash(report.model_dump_json())
+
+
+def payload_hash(payload: str) -> str:
+    """`content_hash` of a report already serialised (the stored payload)."""
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,18 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from medsafe.store.repositories.base import Repository
 from medsafe.store.schema import (
@@ -56,22 +67,32 @@ class CaseRepository(Repository):
             select(CaseVersion.sha256).where(CaseVersion.case_id == case_id)).scalars())
 
     def insert_cases(self, rows: Sequence[Row]) -> list[int]:
-        """Insert case rows; their new ids, in the order of `rows`."""
+        """Insert case rows; their new ids, in the order of `rows`.
+
+        The ids are assigned here, after the largest id held, and the rows go through
+        the driver's executemany on the Core table: several times faster than
+        `INSERT … RETURNING` row by row, which matters for a FAERS quarter. The table is
+        locked first on PostgreSQL so that two imports cannot take the same ids (SQLite
+        transactions here already hold the database's write lock)."""
         if not rows:
             return []
-        result = self.session.execute(
-            insert(Case).returning(Case.id, sort_by_parameter_order=True), list(rows))
-        return [row[0] for row in result]
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("LOCK TABLE cases IN SHARE ROW EXCLUSIVE MODE"))
+        largest = self.session.execute(select(func.max(Case.id))).scalar() or 0
+        ids = list(range(largest + 1, largest + 1 + len(rows)))
+        self.session.execute(insert(_table('cases')),
+                             [{**row, "id": i} for i, row in zip(ids, rows, strict=True)])
+        return ids
 
     def insert_versions(self, rows: Sequence[Row]) -> None:
         if rows:
-            self.session.execute(insert(CaseVersion), list(rows))
+            self.session.execute(insert(_table('case_versions')), list(rows))
 
     def insert_index(self, drugs: Sequence[Row], reactions: Sequence[Row]) -> None:
         if drugs:
-            self.session.execute(insert(CaseDrug), list(drugs))
+            self.session.execute(insert(_table('case_drugs')), list(drugs))
         if reactions:
-            self.session.execute(insert(CaseReaction), list(reactions))
+            self.session.execute(insert(_table('case_reactions')), list(reactions))
 
     def replace_index(self, case_id: int, drugs: Sequence[Row],
                       reactions: Sequence[Row]) -> None:
@@ -131,3 +152,7 @@ class CaseRepository(Repository):
         return {(row[0], row[1]) for row in self.session.execute(
             select(CaseDuplicate.case_id, CaseDuplicate.other_case_id)).all()}
 
+
+def _table(name: str) -> Table:
+    """The Core table, so bulk inserts skip the ORM's per-row bookkeeping."""
+    return Case.metadata.tables[name]
