@@ -18,13 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.faers_quarter import write_synthetic_quarter
 from medsafe.bootstrap import bootstrap
 from medsafe.cases.imports import import_reports
 from medsafe.config import Settings
 from medsafe.interop.faers.reader import FaersReader
 from medsafe.security.principal import SYSTEM
-
-from benchmarks.faers_quarter import write_synthetic_quarter
 
 E2B = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2b-examples"
 

@@ -26,8 +26,8 @@ from medsafe.store.schema import (
 )
 from medsafe.supply import dispensing
 from medsafe.supply.dispensing import NewDispensing
-from tests.integration.test_permission_matrix import World, world_on
 from tests.support.databases import KINDS
+from tests.support.world import World, world_on
 
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 

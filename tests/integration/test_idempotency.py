@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from medsafe.store.schema import Dispensing, IdempotencyRecord, Patient, Stock
-from tests.integration.test_permission_matrix import World, world_on
 from tests.support.databases import KINDS
+from tests.support.world import World, world_on
 
 
 @pytest.fixture(scope="module", params=KINDS)

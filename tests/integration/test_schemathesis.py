@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 
 from medsafe.api.app import create_app
 from medsafe.bootstrap import Container
-from tests.integration.test_permission_matrix import build_world
+from tests.support.world import build_world
 
 EXAMPLES_PER_OPERATION = 8
 CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, select
 
 from medsafe.cases.intake import Receipt, Source, mint_worldwide_id, store_reports
 from medsafe.cases.model import CaseReport, PatientInfo, PrimarySource
+from medsafe.cases.outbound import record_submission
 from medsafe.cases.rules import expectedness
 from medsafe.cases.workflow import STEPS, is_locked, next_status
 from medsafe.errors import Conflict, Forbidden, NotFound
@@ -284,6 +285,9 @@ def advance(uow: UnitOfWork, principal: Principal, reference: str | int, step: s
         values["locked_by_id"] = None
         values["follow_up_pending"] = False
     before = row.status
+    if step == "submit":
+        submission = record_submission(uow, row)
+        reason = reason or f"E2B(R3) batch {submission.message_id} to {submission.receiver}"
     uow.cases.update_case(row.id, values)
     audit.record(uow, principal, f"case.{step}", "case", row.id,
                  {"status": [before, target]}, reason=reason)

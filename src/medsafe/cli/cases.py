@@ -140,3 +140,82 @@ def show_command(
         with container.uow() as uow:
             detail = service.read_case(uow, SYSTEM, container.catalog, case)
     console.print_json(detail.model_dump_json())
+
+
+@app.command(name="import-e2b")
+def import_e2b(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
+                                                help="E2B(R3) XML files (ICH or FDA flavour)")],
+    ack_dir: Annotated[Path | None, typer.Option(
+        file_okay=False, help="write each file's acknowledgement here as NAME.ack")] = None,
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Import E2B(R3) files: each checked against FDA's rules, stored as cases (a known
+    worldwide id makes a new version) and acknowledged. Exit 1 if any message or file
+    was rejected."""
+    from medsafe.cases.exchange import receive_e2b, refusal
+    from medsafe.errors import Invalid
+
+    rejected = False
+    with reported_errors():
+        container = open_container(database_url, data_dir, migrate=True)
+        for path in files:
+            try:
+                received = receive_e2b(container.uow, SYSTEM, container.catalog,
+                                       path.read_bytes(), name=path.name)
+            except Invalid as error:
+                rejected = True
+                err.print(f"{path.name}: refused: {error.reason}", markup=False)
+                _write_ack(ack_dir, path, refusal(path.name, error))
+                continue
+            _write_ack(ack_dir, path, received.acknowledgement)
+            tally = received.tally
+            console.print(f"{path.name}: {received.accepted}/{len(received.results)} messages "
+                          f"accepted; {tally.new} new cases, {tally.follow_ups} follow-ups, "
+                          f"{tally.nullified} nullified, {tally.same} already held")
+            for result in received.results:
+                rejected |= not result.accepted
+                for problem in result.problems:
+                    err.print(f"  {result.worldwide_id}: {problem}", markup=False)
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _write_ack(ack_dir: Path | None, path: Path, ack: bytes) -> None:
+    if ack_dir is not None:
+        ack_dir.mkdir(parents=True, exist_ok=True)
+        (ack_dir / f"{path.stem}.ack").write_bytes(ack)
+
+
+@app.command(name="export-e2b")
+def export_e2b(
+    case: Annotated[str, typer.Argument(help="medsafe case id or worldwide unique case id")],
+    receiver: Annotated[str, typer.Option(help="N.2.r.3 message receiver")] = "CDER",
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Write the case's current version as E2B(R3) XML on standard output."""
+    from medsafe.cases.exchange import export_e2b as export
+
+    with reported_errors():
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            xml = export(uow, SYSTEM, case, receiver=receiver)
+    typer.echo(xml.decode(), nl=False)
+
+
+@app.command(name="record-ack")
+def record_ack(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                         help="an acknowledgement (MCCI_IN200101UV01)")],
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Record the receiver's acknowledgement of one of medsafe's submissions."""
+    from medsafe.cases.exchange import record_acknowledgement
+
+    with reported_errors():
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            submission = record_acknowledgement(uow, SYSTEM, file.read_bytes(),
+                                                name=file.name)
+            status, detail = submission.ack_status, submission.ack_detail
+    console.print(f"{file.name}: submission {status}" + (f": {detail}" if detail else ""))

@@ -134,6 +134,11 @@ class CaseRepository(Repository):
         return self.session.execute(select(CaseSubmission).where(
             CaseSubmission.message_id == message_id)).scalar_one_or_none()
 
+    def pending_submissions(self) -> Sequence[CaseSubmission]:
+        return self.session.execute(select(CaseSubmission).where(
+            CaseSubmission.ack_status == "pending").order_by(CaseSubmission.sent_at)
+        ).scalars().all()
+
     def submissions(self, case_id: int) -> Sequence[CaseSubmission]:
         return self.session.execute(select(CaseSubmission).where(
             CaseSubmission.case_id == case_id).order_by(CaseSubmission.id)).scalars().all()
