@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from medsafe.web.routes import auth, home, patients, public
+from medsafe.web.routes import auth, cases, home, patients, public
 
 ROUTERS: tuple[APIRouter, ...] = (public.router, auth.login_router, auth.router, home.router,
-                                  patients.router)
+                                  patients.router, cases.router)

@@ -67,6 +67,17 @@ GUIDES: dict[str, RoleGuide] = {
 }
 
 PATIENT_LIST_ROLES = frozenset({"admin", "regulator", "pharmacist", "physician"})
+CASE_INBOX_ROLES = frozenset({"admin", "regulator", "manufacturer"})
+REPORT_LINKS = {
+    "patient": Link("Report a side effect", "/report",
+                    "Tell us about a problem you think a medicine caused, in your own words."),
+    "physician": Link("Report a side effect", "/report",
+                      "Report an adverse event: reactions, drugs and lots, your causality "
+                      "opinion."),
+    "pharmacist": Link("Report a side effect", "/report",
+                       "Report an adverse event: reactions, drugs and lots, your causality "
+                       "opinion."),
+}
 
 
 def record_path(pseudonym: str) -> str:
@@ -85,6 +96,11 @@ def home(request: Request, caller: SignedIn) -> Response:
     if me.own_pseudonym is not None:
         links.append(Link("My record", record_path(me.own_pseudonym),
                           "Your medicines, conditions and observations."))
+    if principal.role in REPORT_LINKS:
+        links.append(REPORT_LINKS[principal.role])
+    if principal.role in CASE_INBOX_ROLES:
+        links.append(Link("Case inbox", "/cases", "Adverse-event cases by queue, with their "
+                                                  "deadlines and workload."))
     links.append(Link("Medicines", "/drugs", "Every medicine, with its sources."))
     return render(request, "home.html", {"me": me, "guide": GUIDES[principal.role],
                                          "links": links})
