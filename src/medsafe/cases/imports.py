@@ -14,6 +14,7 @@ from medsafe.knowledge.catalog import Catalog
 from medsafe.records import require_role
 from medsafe.security import audit
 from medsafe.security.principal import Principal
+from medsafe.store.engine import more_memory_for_bulk_load
 from medsafe.store.uow import UowFactory
 
 IMPORTERS = ("admin",)
@@ -41,8 +42,9 @@ def import_reports(uow_factory: UowFactory, principal: Principal, catalog: Catal
     rows the reader skipped (recorded in the audit event)."""
     require_role(principal, IMPORTERS, "import report databases")
     with uow_factory() as uow:
-        tally = store_reports(uow, principal, catalog, reports, Receipt(source=source),
-                              on_batch=on_batch)
+        with more_memory_for_bulk_load(uow.session.connection()):
+            tally = store_reports(uow, principal, catalog, reports, Receipt(source=source),
+                                  on_batch=on_batch)
         summary = ImportSummary(source=source, label=label, new=tally.new,
                                 follow_ups=tally.follow_ups, nullified=tally.nullified,
                                 same=tally.same)

@@ -69,6 +69,7 @@ from medsafe.population.case_reports import REPORT_COLUMNS, store_synthetic_repo
 from medsafe.population.real_codes import RealLot, real_products
 from medsafe.security.audit import record
 from medsafe.security.principal import SYSTEM
+from medsafe.store.engine import more_memory_for_bulk_load
 from medsafe.store.schema import Base
 from medsafe.store.uow import uow_factory
 
@@ -1367,7 +1368,7 @@ def _bulk_load_mode(connection: Connection, on_progress: ProgressCallback) -> It
     postgres = connection.dialect.name == "postgresql"
     indexes = _bulk_indexes()
     foreign_keys = _bulk_foreign_keys() if postgres else []
-    with _more_memory_for_the_load(connection):
+    with more_memory_for_bulk_load(connection):
         for fk in foreign_keys:
             connection.execute(DropConstraint(fk))
         for index in indexes:
@@ -1380,22 +1381,6 @@ def _bulk_load_mode(connection: Connection, on_progress: ProgressCallback) -> It
         for done, fk in enumerate(foreign_keys, start=len(indexes) + 1):
             connection.execute(AddConstraint(fk))
             on_progress(done, steps, "checking foreign keys")
-
-
-@contextmanager
-def _more_memory_for_the_load(connection: Connection) -> Iterator[None]:
-    """PostgreSQL: more sort memory for this transaction's index builds and key checks.
-    SQLite: a 256 MB page cache for this connection while it loads, then the old size."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
-        yield
-        return
-    previous = int(connection.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
-    connection.exec_driver_sql("PRAGMA cache_size = -262144")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {previous}")
 
 
 def _ignore_progress(done: int, total: int, what: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -48,3 +50,19 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def more_memory_for_bulk_load(connection: Connection) -> Iterator[None]:
+    """PostgreSQL: more sort memory for this transaction's index builds and key checks.
+    SQLite: a 256 MB page cache for this connection while it loads, then the old size."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        yield
+        return
+    previous = int(connection.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
+    connection.exec_driver_sql("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {previous}")
