@@ -20,6 +20,7 @@ from medsafe.cli.serve import run_server
 from medsafe.errors import Invalid
 from medsafe.population.demo import DEMO_PASSWORD, DemoLogin, create_demo_accounts
 from medsafe.population.generator import DEFAULT_SEED, PopulationSummary, write_population
+from medsafe.population.real_reports import import_shipped_reports
 from medsafe.store.schema import Patient
 
 DEMO_PATIENTS = 3000
@@ -93,6 +94,9 @@ def demo(
             console.print(f"loading a synthetic population of {patients:,} patients into "
                           f"{data_dir}/ …")
             _print_summary(_load(container, patients, DEFAULT_SEED))
+            console.print("importing the real reports shipped in data/reports …")
+            import_shipped_reports(container, lambda line: console.print(f"  {line}",
+                                                                         markup=False))
         else:
             console.print(f"using the existing demo database in {data_dir}/ "
                           f"({existing:,} patients; --reset starts again)")
@@ -113,5 +117,7 @@ def _print_logins(logins: list[DemoLogin], port: int) -> None:
         table.add_row(login.username, login.role, login.who)
     console.print(table)
     console.print(f"medsafe demo: http://127.0.0.1:{port}/  (API: /api/v1, OpenAPI: "
-                  f"/openapi.json). Every patient, report and organisation here is synthetic."
+                  "/openapi.json). Every patient and organisation here is synthetic; the "
+                  "adverse-event reports are synthetic baclofen reports plus real public "
+                  "FAERS, VAERS and FDA E2B example reports."
                   "\nPress Ctrl+C to stop.", markup=False)
