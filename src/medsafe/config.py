@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from medsafe.cases.rules import CLOCK_RULES
 from medsafe.errors import Invalid
 
 DEV_SECRET = "medsafe-development-secret-do-not-use-in-production"
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
     cookie_secure: bool = True
     page_size_max: int = Field(default=200, ge=10)
+    case_region: str = Field(default="US", description="whose expedited-reporting clock "
+                             "applies to cases (see medsafe.cases.rules.CLOCK_RULES)")
 
     @model_validator(mode="after")
     def _secrets_and_safety(self) -> Settings:
@@ -49,6 +52,9 @@ class Settings(BaseSettings):
         ):
             raise ValueError("MEDSAFE_SECRET_KEY must be set to 32+ random characters in "
                              "production (or use MEDSAFE_SECRET_KEY_FILE)")
+        if self.case_region not in CLOCK_RULES:
+            raise ValueError(f"MEDSAFE_CASE_REGION: no expedited-reporting rule for "
+                             f"'{self.case_region}' (known: {', '.join(sorted(CLOCK_RULES))})")
         return self
 
     @property

@@ -42,7 +42,8 @@ async def create_adverse_event(request: Request, app: ContainerDep,
         raise Invalid("expected a FHIR resource (a JSON object)", where="AdverseEvent")
     report = fhir_to_case(body, received=now().date())
     with app.uow() as uow:
-        stored = service.report_case(uow, caller, app.catalog, report, source="fhir")
+        stored = service.report_case(uow, caller, app.catalog, report, source="fhir",
+                                     region=app.settings.case_region)
     reply = _read(app, caller, str(stored.id))
     response = _resource(reply, 201)
     response.headers["Location"] = f"/fhir/AdverseEvent/{stored.id}"

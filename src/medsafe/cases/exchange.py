@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 
 from medsafe.cases.intake import ImportTally, Receipt, store_reports
 from medsafe.cases.outbound import DEFAULT_RECEIVER, SENDER_ID, current_report
+from medsafe.cases.rules import DEFAULT_REGION
 from medsafe.cases.service import SAFETY_TEAM, find_case, sees_identities
 from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
 from medsafe.interop.e2b import (
@@ -65,7 +66,8 @@ class ReceivedFile:
 
 
 def receive_e2b(uow_factory: UowFactory, principal: Principal, catalog: Catalog,
-                data: bytes, *, name: str, today: date | None = None) -> ReceivedFile:
+                data: bytes, *, name: str, today: date | None = None,
+                region: str = DEFAULT_REGION) -> ReceivedFile:
     """Read, check, store and acknowledge one E2B(R3) file. A file that cannot be read is
     refused whole (Invalid, nothing stored); `batch_rejection` gives its AR reply."""
     require_role(principal, IMPORTERS, "import E2B files")
@@ -81,7 +83,8 @@ def receive_e2b(uow_factory: UowFactory, principal: Principal, catalog: Catalog,
             for m, found in zip(messages, problems, strict=True))
         accepted = [m.report for m, r in zip(messages, results, strict=True) if r.accepted]
         tally = store_reports(uow, principal, catalog, accepted,
-                              Receipt(source="e2b", reported_by_id=principal.user_id or None),
+                              Receipt(source="e2b", region=region,
+                                      reported_by_id=principal.user_id or None),
                               keep=True)
         ack = acknowledgement(messages, problems, ack_id=f"ACK-{uuid.uuid4()}",
                               created=now())

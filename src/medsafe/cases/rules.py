@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from medsafe.cases.model import CaseReport, Drug, Reaction
+from medsafe.errors import Invalid
 from medsafe.knowledge.catalog import Catalog
 
 
@@ -46,7 +47,6 @@ def clock_rule(region: str) -> ClockRule:
     try:
         return CLOCK_RULES[region]
     except KeyError:
-        from medsafe.errors import Invalid
         raise Invalid(f"no expedited-reporting rule for region '{region}' "
                       f"(known: {', '.join(sorted(CLOCK_RULES))})", where="region") from None
 

@@ -19,9 +19,9 @@ from sqlalchemy import ColumnElement, Select, and_, select
 from medsafe.cases.intake import Receipt, Source, mint_worldwide_id, store_reports
 from medsafe.cases.model import CaseReport, PatientInfo, PrimarySource
 from medsafe.cases.outbound import record_submission
-from medsafe.cases.rules import expectedness
+from medsafe.cases.rules import DEFAULT_REGION, expectedness
 from medsafe.cases.workflow import STEPS, is_locked, next_status
-from medsafe.errors import Conflict, Forbidden, NotFound
+from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
 from medsafe.knowledge.catalog import Catalog
 from medsafe.records import View, aware, now, require_role
 from medsafe.security import audit
@@ -120,7 +120,7 @@ def summary(row: Case) -> CaseSummary:
 
 def report_case(uow: UnitOfWork, principal: Principal, catalog: Catalog,
                 report: CaseReport, *, source: Source = "api",
-                patient_id: int | None = None) -> CaseSummary:
+                patient_id: int | None = None, region: str = DEFAULT_REGION) -> CaseSummary:
     """Store one report (a new case, or a version of the case with its worldwide id) and
     commit. A patient reports only about themself."""
     require_role(principal, READERS, "report a side effect")
@@ -129,7 +129,7 @@ def report_case(uow: UnitOfWork, principal: Principal, catalog: Catalog,
             raise NotFound("no such patient")
         patient_id = principal.patient_id
     tally = store_reports(uow, principal, catalog, [report],
-                          Receipt(source=source, patient_id=patient_id,
+                          Receipt(source=source, patient_id=patient_id, region=region,
                                   reported_by_id=principal.user_id or None), keep=True)
     stored = tally.stored[0]
     if stored.kind == "initial":
@@ -246,7 +246,6 @@ def _queue(principal: Principal, queue: str, today: date) -> Select[Case]:
         "external": Case.status == "external",
     }
     if queue not in conditions:
-        from medsafe.errors import Invalid
         raise Invalid(f"unknown queue '{queue}' (queues: {', '.join(QUEUES)})", where="queue")
     return select(Case).where(visible_cases(principal), conditions[queue])
 
@@ -297,7 +296,7 @@ def advance(uow: UnitOfWork, principal: Principal, reference: str | int, step: s
 
 
 def correct(uow: UnitOfWork, principal: Principal, catalog: Catalog, reference: str | int,
-            report: CaseReport, *, reason: str) -> CaseSummary:
+            report: CaseReport, *, reason: str, region: str = DEFAULT_REGION) -> CaseSummary:
     """Data entry: store a corrected version of a case. Refused while the case is locked
     under medical review, and for a report that belongs to another case."""
     require_role(principal, SAFETY_TEAM, "correct cases")
@@ -312,7 +311,7 @@ def correct(uow: UnitOfWork, principal: Principal, catalog: Catalog, reference: 
         raise Conflict(f"this report is for case {report.worldwide_id}, not "
                        f"{row.worldwide_id}")
     status = row.status
-    store_reports(uow, principal, catalog, [report], Receipt(source="api"))
+    store_reports(uow, principal, catalog, [report], Receipt(source="api", region=region))
     if status in ("triage", "data_entry"):
         uow.cases.update_case(row.id, {"status": status, "follow_up_pending": False})
     audit.record(uow, principal, "case.correct", "case", row.id,

@@ -162,7 +162,8 @@ def import_e2b(
         for path in files:
             try:
                 received = receive_e2b(container.uow, SYSTEM, container.catalog,
-                                       path.read_bytes(), name=path.name)
+                                       path.read_bytes(), name=path.name,
+                                       region=container.settings.case_region)
             except Invalid as error:
                 rejected = True
                 err.print(f"{path.name}: refused: {error.reason}", markup=False)

@@ -28,7 +28,7 @@ def import_shipped_reports(container: Container,
     stored = 0
     for path in sorted((REPORTS / "e2b-examples").glob("*.xml")):
         received = receive_e2b(container.uow, SYSTEM, container.catalog, path.read_bytes(),
-                               name=path.name)
+                               name=path.name, region=container.settings.case_region)
         stored += received.tally.new + received.tally.follow_ups
         say(f"E2B(R3) {path.name}: {received.accepted} of {len(received.results)} "
             "messages accepted")

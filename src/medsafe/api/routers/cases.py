@@ -52,7 +52,8 @@ def report_case(request: Request, body: CaseReport, app: ContainerDep,
     """Report a case, or a follow-up of one (same worldwide id)."""
     return idempotency.create(
         request, body.model_dump_json().encode(), caller, app.uow,
-        lambda uow: service.report_case(uow, caller, app.catalog, body), as_json)
+        lambda uow: service.report_case(uow, caller, app.catalog, body,
+                                        region=app.settings.case_region), as_json)
 
 
 @router.get("/workload", response_model=list[Workload])

@@ -242,7 +242,8 @@ def _received(request: Request, principal: Principal, case: CaseReport,
               template: str) -> Response:
     container = container_of(request)
     with container.uow() as uow:
-        stored = service.report_case(uow, principal, container.catalog, case, source="form")
+        stored = service.report_case(uow, principal, container.catalog, case, source="form",
+                                        region=container.settings.case_region)
     return render(request, template, {"received": stored, "case": case, "words": WORDS})
 
 
