@@ -26,6 +26,7 @@ from medsafe.errors import Invalid
 from medsafe.interop.e2b.hl7 import NS
 from medsafe.interop.e2b.reader import E2bMessage, read_e2b
 from medsafe.interop.e2b.writer import write_e2b
+from tests.support.case_builder import case_report
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "e2b-examples"
 SCENARIOS = ("FAERS2022Scenario1.xml", "FAERS2022Scenario2.xml", "FAERS2022Scenario3.xml")
@@ -239,3 +240,13 @@ def test_two_reports_with_the_same_c_1_1_are_refused() -> None:
 def test_an_empty_batch_is_refused() -> None:
     with pytest.raises(Invalid, match="at least one report"):
         write()
+
+
+def test_reporter_known_to_the_sender_but_withheld_round_trips_as_masked_name() -> None:
+    report = case_report("US-MSK-1").model_copy(update={
+        "primary_sources": (PrimarySource(withheld=True, country="US"),)})
+    xml = write_e2b([report], batch_id="B-MSK", sender_id="S", receiver_id="R",
+                    created=datetime(2026, 11, 26, tzinfo=UTC))
+    assert b'nullFlavor="MSK"' in xml
+    back = read_e2b(xml)[0].report
+    assert back.primary_sources == report.primary_sources

@@ -31,6 +31,7 @@ from medsafe.interop.fhir.adverse_event import (
     fhir_to_case,
     operation_outcome,
 )
+from tests.support.case_builder import case_report
 
 RECEIVED = date(2026, 11, 20)
 SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
@@ -407,3 +408,10 @@ def test_not_found_becomes_a_not_found_operation_outcome() -> None:
     OperationOutcome.model_validate(outcome)
     assert outcome["issue"] == [{"severity": "error", "code": "not-found",
                                  "diagnostics": "no case C-1"}]
+
+
+def test_withheld_reporter_round_trips_through_fhir() -> None:
+    report = case_report("US-MSK-2").model_copy(update={
+        "primary_sources": (PrimarySource(withheld=True, country="US", regulatory=True),)})
+    back = fhir_to_case(case_to_fhir(report, case_id="1"), received=report.first_received)
+    assert back.primary_sources == report.primary_sources

@@ -131,11 +131,14 @@ def test_a_report_with_more_than_five_terms_keeps_them_all(
     assert [r.term for r in report.reactions] == terms
 
 
-def test_public_vaers_reports_have_no_reporter_so_validity_says_so(
+def test_public_vaers_reporter_is_known_to_vaers_but_withheld(
         vaers_1999: list[CaseReport]) -> None:
     report = vaers_1999[0]
-    assert report.primary_sources == ()
-    assert any("reporter" in problem for problem in validity_problems(report))
+    assert [(s.withheld, s.qualification, s.given_name) for s in report.primary_sources] == [
+        (True, None, None)]
+    assert not any("reporter" in problem for problem in validity_problems(report))
+    without = report.model_copy(update={"primary_sources": ()})
+    assert any("reporter" in problem for problem in validity_problems(without))
 
 
 def test_progress_reaches_the_total_size_of_the_three_files() -> None:

@@ -95,7 +95,9 @@ SUSPECT_ROLES: frozenset[str] = frozenset({"suspect", "interacting"})
 
 class PrimarySource(CaseModel):
     """C.2.r: a person who reported the case. Any one of name, organisation or
-    qualification makes the reporter identifiable (GVP VI.B.2)."""
+    qualification makes the reporter identifiable (GVP VI.B.2), and so does `withheld`:
+    the sender knows the reporter but masks them (E2B nullFlavor MSK), as public VAERS
+    and FAERS files do."""
 
     given_name: str | None = Field(default=None, max_length=60)  # C.2.r.1.2
     family_name: str | None = Field(default=None, max_length=60)  # C.2.r.1.4
@@ -103,11 +105,12 @@ class PrimarySource(CaseModel):
     qualification: Qualification | None = None  # C.2.r.4
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # C.2.r.3
     regulatory: bool = False  # C.2.r.5: primary source for regulatory purposes
+    withheld: bool = False  # C.2.r.1: name masked (nullFlavor MSK) by the sender
 
     @property
     def identifiable(self) -> bool:
         return bool(self.given_name or self.family_name or self.organisation
-                    or self.qualification)
+                    or self.qualification or self.withheld)
 
 
 class PatientInfo(CaseModel):

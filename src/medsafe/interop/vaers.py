@@ -48,13 +48,12 @@ PRIOR_VAX, V_ADMINBY and V_FUNDBY (no element in the case model).
 The reporter. The VAERS form asks who completed it and their relation to the patient
 (vaccine provider, patient/parent, manufacturer, other), and VAERS uses those details
 for duplicate checks and follow-up, but they "will be redacted from public data sets"
-(VAERS online help, vaers.hhs.gov/esub/help). So the public file says nothing about the
-reporter, and medsafe keeps no primary source rather than inventing one:
-`validity_problems` then says "no identifiable reporter", which is true of what medsafe
-holds. A safety team reads VAERS cases for signal detection and case series, which need
-no E2D validity; a company that must treat one as its own case needs the reporter from
-CDC/FDA first. (`CaseReport.reporter_qualification()` will call them consumer reports,
-by GVP's default for a missing qualification, which is not a fact about VAERS.)
+(VAERS online help, vaers.hhs.gov/esub/help). So each report has one primary source,
+known to VAERS and withheld (`PrimarySource.withheld`, E2B's nullFlavor MSK), with no
+qualification (none is published) and the country of vaccination: identifiable in E2D's
+sense (VAERS can follow it up), without inventing who it was.
+(`CaseReport.reporter_qualification()` calls such reports consumer reports, by GVP's
+default for a missing qualification; that is a convention, not a fact about VAERS.)
 
 Files are read as UTF-8 where a line is valid UTF-8, else as Windows-1252 (then
 Latin-1): the 1999 files are plain ASCII, and decoding line by line keeps one odd byte
@@ -80,6 +79,7 @@ from medsafe.cases.model import (
     Drug,
     Outcome,
     PatientInfo,
+    PrimarySource,
     Reaction,
     Seriousness,
     Sex,
@@ -365,6 +365,7 @@ def _case(where: str, vaers_id: str, row: dict[str, str], vaccines: list[_Vaccin
         report_type="spontaneous", first_received=received, latest_received=received,
         sender_organisation=SENDER, occurrence_country=country,
         other_case_ids=(row["SPLTTYPE"],) if row["SPLTTYPE"] else (),
+        primary_sources=(PrimarySource(withheld=True, country=country),),
         patient=_patient(where, row), reactions=_reactions(where, row, terms, country),
         drugs=_drugs(where, row, vaccines), narrative=row["SYMPTOM_TEXT"] or None)
 

@@ -79,6 +79,7 @@ REPORT_FIELDS: Mapping[str, str] = {
 SOURCE_FIELDS: Mapping[str, str] = {
     "given_name": "C.2.r.1.2", "family_name": "C.2.r.1.4", "organisation": "C.2.r.2.1",
     "qualification": "C.2.r.4", "country": "C.2.r.3", "regulatory": "C.2.r.5",
+    "withheld": "C.2.r.1",
 }
 PATIENT_FIELDS: Mapping[str, str] = {
     "initials": "D.1", "age": "D.2.2a", "age_unit": "D.2.2b", "age_group": "D.2.3",
@@ -455,7 +456,9 @@ def _primary_sources(event: etree._Element, ctx: _Ctx) -> tuple[PrimarySource, .
                 entity, "representedOrganization/assignedEntity/representedOrganization/name")),
             qualification=qualification,
             country=_attr(_kid(person, "asLocatedEntity/location/code"), "code"),
-            regulatory=_attr(_kid(relation, "priorityNumber"), "value") == "1"))
+            regulatory=_attr(_kid(relation, "priorityNumber"), "value") == "1",
+            withheld=any(n.get("nullFlavor") == "MSK"
+                         for n in _kids(person, "name/*"))))
     return tuple(sources)
 
 

@@ -262,9 +262,14 @@ def _primary_source(event: etree._Element, source: PrimarySource) -> None:
                    ("controlActEvent", {"classCode": "CACT", "moodCode": "EVN"}),
                    ("author", {"typeCode": "AUT"}),
                    ("assignedEntity", {"classCode": "ASSIGNED"}))
-    if source.given_name or source.family_name or source.qualification or source.country:
+    if (source.given_name or source.family_name or source.qualification or source.country
+            or source.withheld):
         person = _el(entity, "assignedPerson", classCode="PSN", determinerCode="INSTANCE")
-        if source.given_name or source.family_name:
+        if source.withheld and not (source.given_name or source.family_name):
+            name = _el(person, "name")  # known to the sender, masked (C.2.r.1)
+            _el(name, "given", nullFlavor="MSK")
+            _el(name, "family", nullFlavor="MSK")
+        elif source.given_name or source.family_name:
             name = _el(person, "name")
             if source.given_name:
                 _el(name, "given", source.given_name)

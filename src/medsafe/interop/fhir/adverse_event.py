@@ -154,6 +154,7 @@ EXT = {
     "medical_history_text": "medical-history-text",  # D.7.2, valueString
     # contained reporter
     "reporter_organisation": "reporter-organisation",  # C.2.r.2.1, valueString
+    "reporter_withheld": "reporter-withheld",  # C.2.r.1 masked (MSK), valueBoolean
 }
 
 OUTCOMES: dict[str, str] = {  # E.i.7 -> R4 adverse-event-outcome
@@ -364,7 +365,8 @@ def _reporter(source: PrimarySource, n: int, patient_reference: str) -> dict[str
                         "family": source.family_name})
     common = {
         "id": f"reporter-{n}",
-        "extension": _ext("reporter_organisation", "valueString", source.organisation),
+        "extension": [*_ext("reporter_organisation", "valueString", source.organisation),
+                      *_ext("reporter_withheld", "valueBoolean", source.withheld or None)],
         "name": [name] if name else [],
         "address": [{"country": source.country}] if source.country else [],
     }
@@ -842,6 +844,7 @@ class _CaseReader:
             qualification=qualification,
             country=address[0].country if address else None,
             regulatory=regulatory,
+            withheld=bool(rext.value("reporter_withheld", "valueBoolean")) if rext else False,
         )
 
     @staticmethod
