@@ -45,6 +45,7 @@ from medsafe.records.patients import (
 )
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
+from medsafe.store.schema import CaseDuplicate
 from medsafe.supply import prescriptions
 from medsafe.supply.prescriptions import NewPrescription
 from tests.support.case_builder import case_report
@@ -63,6 +64,16 @@ def world(request: pytest.FixtureRequest,
         built.ids["mo_case"] = _case(built, "dora-physician", "mo")
         built.ids["acme_case"] = _case(built, "olga-physician", "acme")
         yield built
+
+
+def _pair(world: World) -> int:
+    """A suggested duplicate pair of two fresh cases about Mo Pharma's product."""
+    first, second = _case(world, "dora-physician", "mo"), _case(world, "dora-physician", "mo")
+    with world.container.uow() as uow:
+        pair = uow.cases.add(CaseDuplicate(case_id=first, other_case_id=second, score=9.0,
+                                           evidence="{}", status="suggested"))
+        uow.commit()
+        return pair.id
 
 
 def _case(world: World, reporter: str, maker: str) -> int:
@@ -97,6 +108,7 @@ FRESH: dict[str, Callable[[World], Any]] = {
     "cared_link": lambda w: _fresh(w, lambda uow: patients.link_care(
         uow, SYSTEM, w.ids["cared"], NewCareLink(pharmacy_id=_new_pharmacy(w)))),
     "fresh_mo_case": lambda w: _case(w, "dora-physician", "mo"),
+    "fresh_mo_pair": lambda w: _pair(w),
     "active_rx": lambda w: _fresh(w, lambda uow: prescriptions.prescribe(
         uow, w.principals["dora-physician"], w.container.catalog,
         NewPrescription(patient=w.ids["cared"], ingredient="baclofen", dose_text="5 mg"))),
@@ -136,6 +148,8 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
     "stop": lambda w, n: {"reason": "drowsiness at work"},
     "case": lambda w, n: case_report(f"US-MATRIX-BODY-{n}").model_dump(mode="json"),
     "step": lambda w, n: {"reason": "triaged"},
+    "duplicate_search": lambda w, n: {"threshold": 50},
+    "duplicate_decision": lambda w, n: {"confirm": False, "reason": "different patients"},
     "user": lambda w, n: {"username": f"new-user-{n}", "password": PASSWORD,
                           "display_name": "New User", "role": "physician"},
 }
@@ -253,6 +267,11 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
     ("GET", "/api/v1/cases/{acme_case}", None, (200, 200, 404, 404, 404, 404, 401)),
     ("GET", "/api/v1/cases/{mo_case}/versions/1", None, (200, 200, 200, 404, 200, 404, 401)),
     ("POST", "/api/v1/cases/{fresh_mo_case}/steps/accept", "step",
+     (200, 403, 200, 403, 403, 403, 401)),
+    ("POST", "/api/v1/cases/duplicates/search", "duplicate_search",
+     (200, 403, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/cases/duplicates", None, (200, 403, 200, 403, 403, 403, 401)),
+    ("POST", "/api/v1/cases/duplicates/{fresh_mo_pair}/decision", "duplicate_decision",
      (200, 403, 200, 403, 403, 403, 401)),
 ]
 

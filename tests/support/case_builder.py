@@ -16,13 +16,13 @@ from medsafe.cases.model import (
 )
 
 
-def reaction(term: str, *, key: str = "r1", serious: bool = True, outcome: str = "recovering"
-             ) -> Reaction:
+def reaction(term: str, *, key: str = "r1", serious: bool = True, outcome: str = "recovering",
+             start: str = "2026-10-02") -> Reaction:
     return Reaction.model_validate({
         "id": key, "verbatim": term.lower(),
         "coded": Coded(term=term, terminology="MedDRA", version="25.0"),
         "seriousness": Seriousness(hospitalisation=serious), "outcome": outcome,
-        "start": "2026-10-02"})
+        "start": start})
 
 
 def case_report(worldwide_id: str = "US-TEST-0001", *, received: date = date(2026, 10, 5),

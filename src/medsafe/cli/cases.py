@@ -220,3 +220,71 @@ def record_ack(
                                                 name=file.name)
             status, detail = submission.ack_status, submission.ack_detail
     console.print(f"{file.name}: submission {status}" + (f": {detail}" if detail else ""))
+
+
+@app.command(name="find-duplicates")
+def find_duplicates(
+    threshold: Annotated[float | None, typer.Option(
+        min=0, max=100, help="flag pairs scoring at least this (default: as likely "
+        "duplicate as not when about 1% of cases have one)")] = None,
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Score every open case for probable duplicates (vigiMatch-style) and list the new
+    pairs for review."""
+    from medsafe.cases.duplicate_review import find_duplicates as search
+
+    with reported_errors():
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            result = search(uow, SYSTEM, threshold=threshold)
+    console.print(f"{result.cases:,} open cases scored at threshold {result.threshold}: "
+                  f"{result.found:,} probable pairs, {result.new:,} new for review")
+
+
+@app.command(name="duplicates")
+def duplicates_command(
+    status: Annotated[str, typer.Option(help="suggested, confirmed or rejected")] = "suggested",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """The probable duplicate pairs, best first, with the evidence per field."""
+    from medsafe.cases.duplicate_review import list_duplicates
+
+    if status not in ("suggested", "confirmed", "rejected"):
+        err.print("medsafe: error: --status must be suggested, confirmed or rejected")
+        raise typer.Exit(2)
+    with reported_errors():
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            pairs = list_duplicates(uow, SYSTEM, status=status,  # type: ignore[arg-type]
+                                    limit=limit)
+    table = Table(title=f"duplicate pairs: {status}")
+    for column in ("pair", "score", "case", "other", "suspect", "reaction", "evidence"):
+        table.add_column(column)
+    for pair in pairs:
+        evidence = ", ".join(f"{k} {v:+.1f}" for k, v in pair.evidence.items()
+                             if abs(v) >= 0.05)
+        table.add_row(str(pair.id), f"{pair.score:.1f}", pair.case.worldwide_id,
+                      pair.other.worldwide_id, pair.case.primary_suspect,
+                      pair.case.primary_term, evidence)
+    console.print(table)
+
+
+@app.command(name="decide-duplicate")
+def decide_duplicate(
+    pair: Annotated[int, typer.Argument(min=1, help="the pair's number")],
+    confirm: Annotated[bool, typer.Option("--confirm/--reject",
+                                          help="the same case (merge) or not")],
+    reason: Annotated[str, typer.Option(help="why; kept in the audit trail")],
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Confirm a pair (the more complete case stays, the other is merged into it) or
+    reject it."""
+    from medsafe.cases.duplicate_review import decide
+
+    with reported_errors():
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            decided = decide(uow, SYSTEM, container.catalog, pair, confirm=confirm,
+                             reason=reason)
+    console.print(f"pair {decided.id}: {decided.status}")

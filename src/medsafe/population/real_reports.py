@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from medsafe.bootstrap import Container
+from medsafe.cases.duplicate_review import find_duplicates
 from medsafe.cases.exchange import receive_e2b
 from medsafe.cases.imports import import_reports
 from medsafe.interop.faers.reader import read_faers
@@ -43,4 +44,8 @@ def import_shipped_reports(container: Container,
                              label="vaers-1999")
     stored += summary.stored
     say(f"VAERS 1999: {summary.new:,} cases")
+    with container.uow() as uow:
+        found = find_duplicates(uow, SYSTEM)
+    say(f"duplicate search: {found.new:,} probable pairs among {found.cases:,} cases, "
+        "listed for review")
     return stored

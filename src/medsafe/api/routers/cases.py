@@ -17,8 +17,9 @@ from pydantic import Field
 from medsafe.api import idempotency
 from medsafe.api.deps import ContainerDep, CurrentPrincipal, Paging
 from medsafe.api.pagination import Page, page_of
-from medsafe.api.routers import as_json, id_query, text_query
-from medsafe.cases import listing, service
+from medsafe.api.routers import Id, as_json, id_query, text_query
+from medsafe.cases import duplicate_review, listing, service
+from medsafe.cases.duplicate_review import DuplicatePair, SearchResult
 from medsafe.cases.model import CaseReport
 from medsafe.cases.service import CaseDetail, CaseSummary, Workload
 from medsafe.records import Input
@@ -76,6 +77,43 @@ def line_listing(app: ContainerDep, caller: CurrentPrincipal,
         text = listing.line_listing(uow, caller, start=start, end=end,
                                     ingredient_id=ingredient, product_id=product_id)
     return PlainTextResponse(text, media_type="text/csv")
+
+
+class DuplicateSearch(Input):
+    threshold: float | None = Field(default=None, ge=0, le=100, description=(
+        "score (log likelihood ratio) to flag at; default: as likely duplicate as not "
+        "when about 1% of cases have one"))
+
+
+class DuplicateDecision(Input):
+    confirm: bool = Field(description="true: the same case, merge; false: not duplicates")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/duplicates/search", response_model=SearchResult)
+def search_duplicates(body: DuplicateSearch, app: ContainerDep,
+                      caller: CurrentPrincipal) -> SearchResult:
+    """Score the open cases the caller may see; store new probable pairs for review."""
+    with app.uow() as uow:
+        return duplicate_review.find_duplicates(uow, caller, threshold=body.threshold)
+
+
+@router.get("/duplicates", response_model=list[DuplicatePair])
+def list_duplicates(app: ContainerDep, caller: CurrentPrincipal,
+                    status: Annotated[Literal["suggested", "confirmed", "rejected"],
+                                      Query()] = "suggested") -> list[DuplicatePair]:
+    """Probable duplicate pairs, best score first, with the evidence per field."""
+    with app.uow() as uow:
+        return duplicate_review.list_duplicates(uow, caller, status=status)
+
+
+@router.post("/duplicates/{pair_id}/decision", response_model=DuplicatePair)
+def decide_duplicate(pair_id: Id, body: DuplicateDecision, app: ContainerDep,
+                     caller: CurrentPrincipal) -> DuplicatePair:
+    """Confirm (merge into the more complete case) or reject a pair, with a reason."""
+    with app.uow() as uow:
+        return duplicate_review.decide(uow, caller, app.catalog, pair_id,
+                                       confirm=body.confirm, reason=body.reason)
 
 
 @router.get("/{reference}", response_model=CaseDetail)
