@@ -119,6 +119,25 @@ def test_a_patient_reports_in_plain_words_and_the_admin_finds_it_coded_in_the_in
     assert "case.initial" in page.text  # the admin reads the audit trail
 
 
+def test_the_same_form_sent_twice_is_one_case(app: FastAPI) -> None:
+    patient = log_in(app, "pat-patient")
+    token = re.search(r'name="submission" value="([^"]+)"', patient.get("/report").text)
+    assert token is not None
+    form = plain_form(csrf_of(patient), submission=token.group(1))
+    first, second = patient.post("/report", data=form), patient.post("/report", data=form)
+    ids = [CASE_ID.search(reply.text) for reply in (first, second)]
+    assert ids[0] is not None
+    assert ids[1] is not None
+    assert ids[0].group(1) == ids[1].group(1)
+    admin = log_in(app, "alice-admin")
+    page = admin.get(f"/cases/{ids[0].group(1)}")
+    assert page.status_code == 200
+    assert page.text.count("case.initial") == 1  # one case, one version
+    another = re.search(r'name="submission" value="([^"]+)"', patient.get("/report").text)
+    assert another is not None
+    assert another.group(1) != token.group(1)  # every form gets a token of its own
+
+
 def test_a_patient_form_with_mistakes_comes_back_with_them_and_what_was_typed(
         app: FastAPI) -> None:
     patient = log_in(app, "pat-patient")

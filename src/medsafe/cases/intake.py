@@ -18,6 +18,8 @@ case it belongs to.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +97,14 @@ def mint_worldwide_id(country: str = "US") -> str:
     """A worldwide unique case id for a report medsafe is the first to receive, in E2B's
     country-sender-number pattern."""
     return f"{country}-MEDSAFE-{uuid.uuid4().hex[:16].upper()}"
+
+
+def form_worldwide_id(secret: str, user_id: int, submission: str, country: str = "US") -> str:
+    """The worldwide id of a report typed into a form, derived from the form's one-time
+    submission token and the signed-in user: the same form sent twice (a double click, a
+    browser retry) is the same case, and nobody can aim a token at another user's case."""
+    digest = hmac.new(secret.encode(), f"{user_id}:{submission}".encode(), hashlib.sha256)
+    return f"{country}-MEDSAFE-{digest.hexdigest()[:16].upper()}"
 
 
 def store_reports(uow: UnitOfWork, principal: Principal, catalog: Catalog,

@@ -17,6 +17,8 @@ decides who sees what (a case the caller may not see is a 404) and de-identifies
 from __future__ import annotations
 
 import math
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date
 from itertools import zip_longest
@@ -27,6 +29,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from medsafe.cases import forms, service
+from medsafe.cases.intake import form_worldwide_id
 from medsafe.cases.model import CaseReport
 from medsafe.cases.rules import seriousness_criteria
 from medsafe.cases.service import SAFETY_TEAM, CaseDetail
@@ -44,6 +47,7 @@ from medsafe.web.templating import render
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
+SUBMISSION = re.compile(r"[A-Za-z0-9_-]{16,64}")
 AUDIT_SHOWN = 100
 REACTION_ROWS = 3
 DRUG_ROWS = 3
@@ -204,7 +208,8 @@ def _clinician_defaults(principal: Principal) -> dict[str, Any]:
 def _patient_page(request: Request, values: Mapping[str, Any], *,
                   problems: Sequence[str] = (), status: int = 200) -> Response:
     return render(request, "report.html", {
-        "values": values, "problems": problems, "choices": forms.SIDE_EFFECT_CHOICES,
+        "values": {**values, "submission": values.get("submission") or new_submission()},
+        "problems": problems, "choices": forms.SIDE_EFFECT_CHOICES,
         "how_it_ended": forms.HOW_IT_ENDED, "today": today(), "received": None,
     }, status=status)
 
@@ -221,7 +226,8 @@ def _clinician_page(request: Request, values: Mapping[str, Any], *,
                       "dose": "", "route": "", "action_taken": "", "dechallenge": "",
                       "rechallenge": ""})
     return render(request, "report_clinician.html", {
-        "values": values, "reaction_rows": reactions, "drug_rows": drugs,
+        "values": {**values, "submission": values.get("submission") or new_submission()},
+        "reaction_rows": reactions, "drug_rows": drugs,
         "problems": problems, "criteria": forms.CRITERIA, "words": WORDS,
         "today": today(), "received": None,
     }, status=status)
@@ -236,6 +242,19 @@ def report_form(request: Request, caller: SignedIn,
         require_role(principal, CLINICIAN_FORM_ROLES, "use the health professional's form")
         return _clinician_page(request, _clinician_defaults(principal))
     return _patient_page(request, _patient_defaults(request, principal))
+
+
+def new_submission() -> str:
+    """A one-time token for a form: the worldwide id of what it reports is derived from it."""
+    return secrets.token_urlsafe(18)
+
+
+def _worldwide_id(request: Request, principal: Principal, submission: str,
+                  country: str) -> str | None:
+    if not SUBMISSION.fullmatch(submission):
+        return None  # an old or tampered form: a fresh id, as if no token were sent
+    return form_worldwide_id(container_of(request).settings.secret_key, principal.user_id,
+                             submission, country)
 
 
 def _received(request: Request, principal: Principal, case: CaseReport,
@@ -253,9 +272,10 @@ def submit_patient_report(
         what_happened: Text = "", side_effects: Many = None, started_on: Text = "",
         how_it_ended: Text = "unknown", went_to_hospital: Text = "",
         life_threatening: Text = "", disability: Text = "", age: Text = "", sex: Text = "",
-        country: Text = "US") -> Response:
+        country: Text = "US", submission: Text = "") -> Response:
     """The patient's plain-language form."""
     values: dict[str, Any] = {
+        "submission": submission,
         "medicine": medicine, "lot": lot, "what_happened": what_happened,
         "side_effects": list(side_effects or []), "started_on": started_on,
         "how_it_ended": how_it_ended, "went_to_hospital": bool(went_to_hospital),
@@ -271,7 +291,9 @@ def submit_patient_report(
             "life_threatening": values["life_threatening"],
             "disability": values["disability"], "age": _number(age, int),
             "sex": _optional(sex), "country": country.strip().upper() or "US"})
-        case = forms.patient_case(report, lay_lexicon(), today=today())
+        case = forms.patient_case(report, lay_lexicon(), today=today(),
+                                  worldwide_id=_worldwide_id(request, caller.principal,
+                                                             submission, report.country))
     except (ValidationError, Invalid) as error:
         return _patient_page(request, values, problems=problems_of(error, PATIENT_FIELDS),
                              status=422)
@@ -287,7 +309,8 @@ def submit_clinician_report(
         reaction_outcome: Many = None, reaction_serious: Many = None,
         drug_role: Many = None, drug_name: Many = None, drug_lot: Many = None,
         drug_dose: Many = None, drug_route: Many = None, drug_action: Many = None,
-        drug_dechallenge: Many = None, drug_rechallenge: Many = None) -> Response:
+        drug_dechallenge: Many = None, drug_rechallenge: Many = None,
+        submission: Text = "") -> Response:
     """The health professional's form: reactions and drugs come as parallel lists, one
     entry per row; a seriousness box sends "row:criterion"."""
     require_role(caller.principal, CLINICIAN_FORM_ROLES, "use the health professional's form")
@@ -305,7 +328,8 @@ def submit_clinician_report(
                    drug_dechallenge, drug_rechallenge),
                   blank=("name", "lot", "dose", "route"))
     values: dict[str, Any] = {
-        "qualification": qualification, "country": country, "initials": initials,
+        "submission": submission, "qualification": qualification, "country": country,
+        "initials": initials,
         "age": age, "age_unit": age_unit, "sex": sex, "weight_kg": weight_kg,
         "narrative": narrative, "causality": causality,
         "reactions": [row for _, row in reactions], "drugs": [row for _, row in drugs]}
@@ -321,7 +345,9 @@ def submit_clinician_report(
             "drugs": [{key: (value.strip() if key in ("name", "role")
                              else _optional(value)) for key, value in row.items()}
                       for _, row in drugs]})
-        case = forms.clinician_case(report, lay_lexicon(), today=today())
+        case = forms.clinician_case(report, lay_lexicon(), today=today(),
+                                    worldwide_id=_worldwide_id(request, caller.principal,
+                                                               submission, report.country))
     except (ValidationError, Invalid) as error:
         problems = [*bad_boxes, *problems_of(error, CLINICIAN_FIELDS)]
         return _clinician_page(request, values, problems=problems, status=422)
