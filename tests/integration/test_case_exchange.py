@@ -161,3 +161,23 @@ def test_export_is_refused_to_callers_who_may_not_see_identities(world: World) -
     case = _submittable(world, "US-ACK-4")
     with world.container.uow() as uow, pytest.raises(Forbidden, match="identities"):
         exchange.export_e2b(uow, world.principals["rita-regulator"], case)
+
+
+def test_e2b_over_http_replies_with_its_acknowledgement(world: World) -> None:
+    sent = world.client.post("/api/v1/cases/e2b",
+                             content=(EXAMPLES / "FAERS2022Scenario1.xml").read_bytes(),
+                             headers={"Content-Type": "application/xml",
+                                      "X-Filename": "FAERS2022Scenario1.xml",
+                                      **world.bearer("admin")})
+    assert sent.status_code == 200
+    assert sent.headers["content-type"] == "application/xml"
+    assert read_acknowledgement(sent.content).code == "AA"
+    refused = world.client.post("/api/v1/cases/e2b", content=b"<not-e2b",
+                                headers={"Content-Type": "application/xml",
+                                         **world.bearer("admin")})
+    assert refused.status_code == 422
+    assert read_acknowledgement(refused.content).code == "AR"
+    case = world.client.get("/api/v1/cases", headers=world.bearer("admin")).json()["items"][0]
+    exported = world.client.get(f"/api/v1/cases/{case['id']}/e2b",
+                                headers=world.bearer("admin"))
+    assert read_e2b(exported.content)[0].report.worldwide_id == case["worldwide_id"]

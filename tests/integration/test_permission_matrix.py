@@ -53,6 +53,9 @@ from tests.support.databases import KINDS
 from tests.support.world import PASSWORD, PERSONAS, ROLES, World, day, world_on
 
 BUNDLE = (Path(__file__).resolve().parents[2] / "examples" / "ms-spasticity.json").read_bytes()
+E2B = Path(__file__).resolve().parents[2] / "data" / "reports" / "e2b-examples"
+XML_BODIES = {"e2b": (E2B / "FAERS2022Scenario1.xml").read_bytes(),
+              "ack": (E2B / "R3ack-positive.ack").read_bytes()}
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -268,6 +271,11 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
     ("GET", "/api/v1/cases/{mo_case}/versions/1", None, (200, 200, 200, 404, 200, 404, 401)),
     ("POST", "/api/v1/cases/{fresh_mo_case}/steps/accept", "step",
      (200, 403, 200, 403, 403, 403, 401)),
+    ("POST", "/api/v1/cases/e2b", "e2b", (200, 200, 200, 403, 403, 403, 401)),
+    # an acknowledgement of a batch medsafe never sent: 404 for those who may record one
+    ("POST", "/api/v1/cases/acknowledgements", "ack", (404, 403, 404, 403, 403, 403, 401)),
+    # the export carries identities: refused to roles that see cases de-identified
+    ("GET", "/api/v1/cases/{mo_case}/e2b", None, (200, 403, 403, 404, 200, 404, 401)),
     ("POST", "/api/v1/cases/duplicates/search", "duplicate_search",
      (200, 403, 200, 403, 403, 403, 401)),
     ("GET", "/api/v1/cases/duplicates", None, (200, 403, 200, 403, 403, 403, 401)),
@@ -308,6 +316,9 @@ def _call(world: World, method: str, path: str, body: str | None, role: str) -> 
     if body == "bundle":
         return world.client.post(url, content=BUNDLE,
                                  headers={**headers, "Content-Type": "application/fhir+json"})
+    if body in XML_BODIES:
+        return world.client.post(url, content=XML_BODIES[body],
+                                 headers={**headers, "Content-Type": "application/xml"})
     payload = BODIES[body](world, world.next()) if body else None
     return world.client.request(method, url, json=payload, headers=headers)
 

@@ -8,9 +8,10 @@ is the same case anyway.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import Field
 
@@ -18,11 +19,12 @@ from medsafe.api import idempotency
 from medsafe.api.deps import ContainerDep, CurrentPrincipal, Paging
 from medsafe.api.pagination import Page, page_of
 from medsafe.api.routers import Id, as_json, id_query, text_query
-from medsafe.cases import duplicate_review, listing, service
+from medsafe.cases import duplicate_review, exchange, listing, service
 from medsafe.cases.duplicate_review import DuplicatePair, SearchResult
 from medsafe.cases.model import CaseReport
 from medsafe.cases.service import CaseDetail, CaseSummary, Workload
-from medsafe.records import Input
+from medsafe.errors import Invalid
+from medsafe.records import Input, View
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -114,6 +116,63 @@ def decide_duplicate(pair_id: Id, body: DuplicateDecision, app: ContainerDep,
     with app.uow() as uow:
         return duplicate_review.decide(uow, caller, app.catalog, pair_id,
                                        confirm=body.confirm, reason=body.reason)
+
+
+XML = "application/xml"
+XML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    XML: {"schema": {"type": "string", "description": "an E2B(R3) document"}}}}}
+
+
+class AcknowledgedSubmission(View):
+    case_id: int
+    version: int
+    message_id: str
+    ack_status: str
+    ack_detail: str | None
+
+
+@router.post("/e2b", response_class=Response, openapi_extra=XML_BODY,
+             responses={200: {"content": {XML: {}}, "description": "the acknowledgement"}})
+async def receive_e2b(request: Request, app: ContainerDep,
+                      caller: CurrentPrincipal) -> Response:
+    """Receive an E2B(R3) batch (XML body); the reply is its acknowledgement, in FDA's
+    shape: AA (all accepted), AE (some messages rejected, with the rules' texts) or, for a
+    file that cannot be read at all, AR with status 422. Accepted messages are stored."""
+    data = await request.body()
+    name = request.headers.get("X-Filename", "upload.xml")[:100]
+    try:
+        received = await run_in_threadpool(
+            exchange.receive_e2b, app.uow, caller, app.catalog, data, name=name,
+            region=app.settings.case_region)
+    except Invalid as error:
+        return Response(exchange.refusal(name, error), status_code=422, media_type=XML)
+    return Response(received.acknowledgement, media_type=XML)
+
+
+@router.post("/acknowledgements", response_model=AcknowledgedSubmission,
+             openapi_extra=XML_BODY)
+async def record_acknowledgement(request: Request, app: ContainerDep,
+                                 caller: CurrentPrincipal) -> AcknowledgedSubmission:
+    """Record a receiver's acknowledgement (XML body) of one of medsafe's submissions."""
+    data = await request.body()
+
+    def record() -> AcknowledgedSubmission:
+        with app.uow() as uow:
+            done = exchange.record_acknowledgement(uow, caller, data, name="acknowledgement")
+            return AcknowledgedSubmission(case_id=done.case_id, version=done.version,
+                                          message_id=done.message_id,
+                                          ack_status=done.ack_status,
+                                          ack_detail=done.ack_detail)
+
+    return await run_in_threadpool(record)
+
+
+@router.get("/{reference}/e2b", response_class=Response,
+            responses={200: {"content": {XML: {}}, "description": "an E2B(R3) batch"}})
+def export_e2b(reference: CaseRef, app: ContainerDep, caller: CurrentPrincipal) -> Response:
+    """The case's current version as E2B(R3) XML (only for callers who see identities)."""
+    with app.uow() as uow:
+        return Response(exchange.export_e2b(uow, caller, reference), media_type=XML)
 
 
 @router.get("/{reference}", response_model=CaseDetail)
