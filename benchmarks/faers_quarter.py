@@ -112,7 +112,8 @@ def _report(out: dict[str, list[str]], rng: random.Random, words: _Vocabulary, c
     out["DEMO"].append(
         f"{ids}${version}${'I' if version == 1 else 'F'}$"
         f"{_date(rng, 2010, 2016, 0.5) if rng.random() < 0.55 else ''}${fda}${initial}${fda}$"
-        f"{rng.choice(('EXP', 'PER', 'EXP', 'DIR'))}$${'' if not sender else f'US-{sender}-{case}'}$"
+        f"{rng.choice(('EXP', 'PER', 'EXP', 'DIR'))}$$"
+        f"{'' if not sender else f'US-{sender}-{case}'}$"
         f"{sender}$${age}${'YR' if age else ''}${rng.choice(('', '', 'A', 'E'))}$"
         f"{rng.choice(('F', 'M', 'F', ''))}$Y${weight}${'KG' if weight else ''}${fda}$$"
         f"{rng.choice(('CN', 'MD', 'OT', 'PH', 'LW', ''))}${country}$"
@@ -202,8 +203,9 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     counts = write_synthetic_quarter(args.folder, args.reports, args.seed)
-    print(f"{counts.total_rows:,} rows ({', '.join(f'{k} {v:,}' for k, v in counts.rows.items())}), "
-          f"{counts.cases:,} cases, in {time.perf_counter() - started:.1f} s")
+    per_file = ", ".join(f"{kind} {rows:,}" for kind, rows in counts.rows.items())
+    print(f"{counts.total_rows:,} rows ({per_file}), {counts.cases:,} cases, "
+          f"in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ INDI (zero or more rows per report). Two layouts exist:
 
 The layout is recognised from the DEMO header (`primaryid` or `isr`), never from the file
 name; file names are matched without regard to case (`DEMO04Q1.TXT`, `DEMO17Q2.txt`).
-Columns are found by header name, so columns FDA added over the years (`prod_ai`,
-`age_grp`, `auth_num` in 2014Q3; `sex` replacing `gndr_cod`) are read when present and
-empty when absent.
+Columns are found by header name, so columns FDA added over the years (`prod_ai` and
+`drug_rec_act` from the 2014Q3 extract, per ASC_NTS) are read when present and empty when
+absent, and the patient's sex is read from `sex` (2017Q2 sample) or `gndr_cod` (2004Q1
+sample).
 
 Sources: FDA, "ASC_NTS.DOC" file for the FAERS Quarterly Data Extract (revised June
 2015), sections B (file descriptions), C (data elements) and E end note 2 (drug_seq), as

@@ -31,8 +31,9 @@ model's words. Choices where the extract and the model do not line up one to one
   the smallest larger unit in which they fit, with PatientInfo.age_in_years' factors.
 
 Values that cannot be read in optional fields (a date "20031399", weight "abc", a country
-name) are left empty and counted in `dropped`; over-long text is cut to the model's bound
-and counted in `truncated`. Codes: FDA "ASC_NTS.DOC" for the FAERS Quarterly Data Extract
+name) are left empty and counted in `dropped`; over-long text is cut to the model's bound,
+and control characters (which the model refuses) in text become spaces, both counted in
+`truncated`. Codes: FDA "ASC_NTS.DOC" for the FAERS Quarterly Data Extract
 (revised June 2015), section C; see `layout` for where to read it.
 """
 
@@ -45,7 +46,21 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from medsafe.cases.model import TEXT, CaseReport, Coded, PatientInfo, Seriousness
+from medsafe.cases.model import (
+    CONTROL,
+    TEXT,
+    AgeGroup,
+    AgeUnit,
+    CaseReport,
+    Challenge,
+    Coded,
+    DrugRole,
+    PatientInfo,
+    PrimarySource,
+    Qualification,
+    Seriousness,
+    Sex,
+)
 from medsafe.errors import Invalid
 from medsafe.interop.faers.layout import FIELDS, Era
 
@@ -70,15 +85,19 @@ _D, _G = _positions("DEMO"), _positions("DRUG")
 TERMINOLOGY = "MedDRA (as published in FAERS)"
 """FAERS publishes MedDRA preferred terms without codes or the MedDRA version."""
 
-AGE_UNITS = {"YR": "year", "DEC": "decade", "MON": "month", "WK": "week", "DY": "day",
-             "HR": "hour"}
-AGE_GROUPS = {"N": "neonate", "I": "infant", "C": "child", "T": "adolescent", "A": "adult",
-              "E": "elderly"}
-SEXES = {"M": "male", "F": "female", "UNK": "unknown"}  # NS "not specified": left empty
-QUALIFICATIONS = {"MD": "physician", "PH": "pharmacist", "OT": "other_health_professional",
-                  "LW": "lawyer", "CN": "consumer"}
-ROLES = {"PS": "suspect", "SS": "suspect", "C": "concomitant", "I": "interacting"}
-CHALLENGES = {"Y": "positive", "N": "negative", "U": "unknown", "D": "not_applicable"}
+AGE_UNITS: dict[str, AgeUnit] = {
+    "YR": "year", "DEC": "decade", "MON": "month", "WK": "week", "DY": "day", "HR": "hour"}
+AGE_GROUPS: dict[str, AgeGroup] = {
+    "N": "neonate", "I": "infant", "C": "child", "T": "adolescent", "A": "adult",
+    "E": "elderly"}
+SEXES: dict[str, Sex] = {"M": "male", "F": "female", "UNK": "unknown"}  # NS: left empty
+QUALIFICATIONS: dict[str, Qualification] = {
+    "MD": "physician", "PH": "pharmacist", "OT": "other_health_professional",
+    "LW": "lawyer", "CN": "consumer"}
+ROLES: dict[str, DrugRole] = {
+    "PS": "suspect", "SS": "suspect", "C": "concomitant", "I": "interacting"}
+CHALLENGES: dict[str, Challenge] = {
+    "Y": "positive", "N": "negative", "U": "unknown", "D": "not_applicable"}
 OUTCOMES = {"DE": "death", "LT": "life_threatening", "HO": "hospitalisation",
             "DS": "disability", "CA": "congenital_anomaly", "RI": "required_intervention",
             "OT": "other_medically_important"}
@@ -141,8 +160,12 @@ def _country(raw: str) -> str | None:
 
 
 class CaseMapper:
-    """Builds CaseReports; holds the caches (terms, seriousness) and the counts of
-    values it had to drop or cut, for the reader's statistics."""
+    """Builds CaseReports; holds the caches (terms, seriousness, reporters, patients:
+    frozen models, shared between cases and not validated again) and the counts of values
+    it had to drop or cut, for the reader's statistics."""
+
+    CACHE_LIMIT = 1 << 17
+    """Entries kept per cache before it is emptied, so memory stays bounded."""
 
     def __init__(self, era: Era) -> None:
         self.era = era
@@ -150,38 +173,28 @@ class CaseMapper:
         self.truncated: Counter[str] = Counter()
         self._coded: dict[str, Coded] = {}
         self._seriousness: dict[frozenset[str], Seriousness] = {}
+        self._sources: dict[tuple[str, str], tuple[PrimarySource | None, tuple[str, ...]]] = {}
+        self._patients: dict[Row, tuple[PatientInfo | None, tuple[str, ...]]] = {}
 
     # -- small helpers ---------------------------------------------------------------
 
     def _text(self, raw: str, field: str) -> str | None:
+        """Trimmed text; control characters (which the model refuses) become spaces and
+        text longer than the model's bound is cut, both counted in `truncated`."""
         value = raw.strip()
         if not value:
             return None
-        limit = LIMITS.get(field)
-        if limit is not None and len(value) > limit:
+        if not value.isprintable() and CONTROL.search(value):
+            value = CONTROL.sub(" ", value).strip()
+            self.truncated[f"{field} (control characters)"] += 1
+        limit = LIMITS.get(field, TEXT)
+        if len(value) > limit:
             self.truncated[field] += 1
-            return value[:limit]
-        return value
-
-    def _code(self, raw: str, table: dict[str, str], field: str) -> str | None:
-        code = raw.strip().upper()
-        if not code:
-            return None
-        value = table.get(code)
-        if value is None:
-            self.dropped[field] += 1
-        return value
-
-    def _partial(self, raw: str, field: str) -> str | None:
-        if not raw.strip():
-            return None
-        value = partial_date(raw)
-        if value is None:
-            self.dropped[field] += 1
-        return value
+            value = value[:limit]
+        return value or None
 
     def coded(self, term: str) -> Coded:
-        """One shared Coded per preferred term (frozen, so sharing is safe)."""
+        """One shared Coded per preferred term."""
         found = self._coded.get(term)
         if found is None:
             found = self._coded[term] = Coded(term=term, terminology=TERMINOLOGY)
@@ -194,6 +207,10 @@ class CaseMapper:
                 **{OUTCOMES[code]: True for code in outcomes})
         return found
 
+    def _count(self, dropped: tuple[str, ...]) -> None:
+        for name in dropped:
+            self.dropped[name] += 1
+
     # -- the case --------------------------------------------------------------------
 
     def build(self, demo: Row, first_received: date, *, drugs: Lines, ther: Lines,
@@ -201,89 +218,105 @@ class CaseMapper:
               reject: Reject) -> CaseReport:
         """The CaseReport of one report. `first_received` comes from the reader (it
         depends on the layout). Raises pydantic's ValidationError when the result breaks
-        a bound of the model the mapping did not foresee; the reader reports it."""
+        a bound of the model the mapping did not foresee; the reader reports it. Only
+        fields with a value are passed: the model checks each field it is given."""
         latest = full_date(demo[D_FDA])
         if latest is None:  # the reader checked it; this keeps the type checker honest
             raise Invalid(f"fda_dt {demo[D_FDA]!r} is not a date")
-        sources = {row[1].strip().upper() for _, row in rpsr}
-        outcomes = frozenset(self._outcomes(outc, reject))
         tree: dict[str, Any] = {
             "sender_report_id": demo[D_KEY].strip(),
             "worldwide_id": f"FAERS-{demo[D_CASE].strip()}",
-            "report_type": "study" if STUDY_SOURCE in sources else "spontaneous",
             "first_received": first_received,
             "latest_received": latest,
-            "sender_organisation": self._text(demo[D_SNDR], "sender_organisation"),
-            "occurrence_country": self._optional_country(demo[D_OCCR_COUNTRY], "occr_country"),
-            "other_case_ids": tuple(dict.fromkeys(
-                v for v in (demo[D_MFR_NUM].strip(), demo[D_AUTH_NUM].strip()) if v)),
-            "primary_sources": self._sources(demo),
-            "patient": self._patient(demo),
-            "reactions": self._reactions(reac, demo[D_EVENT], outcomes),
-            "drugs": self._drugs(drugs, ther, indi, reject),
         }
+        if any(row[1].strip().upper() == STUDY_SOURCE for _, row in rpsr):
+            tree["report_type"] = "study"
+        sender = self._text(demo[D_SNDR], "sender_organisation")
+        if sender:
+            tree["sender_organisation"] = sender
+        if demo[D_OCCR_COUNTRY].strip():
+            country = _country(demo[D_OCCR_COUNTRY])
+            if country:
+                tree["occurrence_country"] = country
+            else:
+                self.dropped["occr_country"] += 1
+        ids = tuple(dict.fromkeys(
+            v for v in (demo[D_MFR_NUM].strip(), demo[D_AUTH_NUM].strip()) if v))
+        if ids:
+            tree["other_case_ids"] = ids
+        source = self._source(demo[D_OCCP], demo[D_REPORTER_COUNTRY])
+        if source is not None:
+            tree["primary_sources"] = (source,)
+        patient = self._patient(demo)
+        if patient is not None:
+            tree["patient"] = patient
+        if reac:
+            tree["reactions"] = self._reactions(reac, demo[D_EVENT],
+                                                self._outcomes(outc, reject))
+        if drugs:
+            tree["drugs"] = self._drugs(drugs, ther, indi, reject)
         return CaseReport.model_validate(tree)
 
-    def _optional_country(self, raw: str, field: str) -> str | None:
-        if not raw.strip():
-            return None
-        code = _country(raw)
-        if code is None:
-            self.dropped[field] += 1
-        return code
+    def _source(self, occp: str, country: str) -> PrimarySource | None:
+        """The reporter: one regulatory primary source, shared between cases with the
+        same occupation and country."""
+        found = self._sources.get((occp, country))
+        if found is None:
+            dropped: list[str] = []
+            qualification = QUALIFICATIONS.get(occp.strip().upper())
+            if occp.strip() and qualification is None:
+                dropped.append("occp_cod")
+            code = _country(country)
+            if country.strip() and code is None:
+                dropped.append("reporter_country")
+            made = None if qualification is None and code is None else PrimarySource(
+                qualification=qualification, country=code, regulatory=True)
+            if len(self._sources) >= self.CACHE_LIMIT:
+                self._sources.clear()
+            found = self._sources[(occp, country)] = (made, tuple(dropped))
+        self._count(found[1])
+        return found[0]
 
-    def _sources(self, demo: Row) -> tuple[dict[str, Any], ...]:
-        qualification = self._code(demo[D_OCCP], QUALIFICATIONS, "occp_cod")
-        country = self._optional_country(demo[D_REPORTER_COUNTRY], "reporter_country")
-        if qualification is None and country is None:
-            return ()
-        return ({"qualification": qualification, "country": country, "regulatory": True},)
+    def _patient(self, demo: Row) -> PatientInfo | None:
+        """The patient, shared between cases with the same raw values."""
+        raw = (demo[D_AGE], demo[D_AGE_COD], demo[D_AGE_GRP], demo[D_SEX], demo[D_WT],
+               demo[D_WT_COD], demo[D_DEATH])
+        found = self._patients.get(raw)
+        if found is None:
+            if len(self._patients) >= self.CACHE_LIMIT:
+                self._patients.clear()
+            found = self._patients[raw] = self._new_patient(*raw)
+        self._count(found[1])
+        return found[0]
 
-    def _patient(self, demo: Row) -> dict[str, Any]:
-        patient: dict[str, Any] = {
-            "age_group": self._code(demo[D_AGE_GRP], AGE_GROUPS, "age_grp"),
-            "sex": self._code(demo[D_SEX], SEXES, "sex") if demo[D_SEX].strip().upper() != "NS"
-            else None,
-            "weight_kg": self._weight(demo[D_WT], demo[D_WT_COD]),
-            "died_on": self._partial(demo[D_DEATH], "death_dt"),
-        }
-        patient["age"], patient["age_unit"] = self._age(demo[D_AGE], demo[D_AGE_COD])
-        return patient
+    def _new_patient(self, age_raw: str, age_cod: str, age_grp: str, sex_raw: str,
+                     weight_raw: str, weight_cod: str,
+                     death: str) -> tuple[PatientInfo | None, tuple[str, ...]]:
+        dropped: list[str] = []
+        fields: dict[str, Any] = {}
+        for name, raw, table in (("age_group", age_grp, AGE_GROUPS), ("sex", sex_raw, SEXES)):
+            code = raw.strip().upper()
+            if code in table:
+                fields[name] = table[code]
+            elif code and code != "NS":  # NS "not specified" is no value
+                dropped.append("age_grp" if name == "age_group" else "sex")
+        age, unit = _age(age_raw, age_cod, dropped)
+        if age is not None:
+            fields["age"] = age
+            if unit is not None:
+                fields["age_unit"] = unit
+        weight = _weight(weight_raw, weight_cod, dropped)
+        if weight is not None:
+            fields["weight_kg"] = weight
+        if death.strip():
+            died = partial_date(death)
+            if died is None:
+                dropped.append("death_dt")
+            else:
+                fields["died_on"] = died
+        return (PatientInfo.model_validate(fields) if fields else None), tuple(dropped)
 
-    def _age(self, raw: str, raw_unit: str) -> tuple[float | None, str | None]:
-        if not raw.strip():
-            return None, None
-        age = _number(raw)
-        unit = self._code(raw_unit, AGE_UNITS, "age_cod")
-        if age is None or age < 0:
-            self.dropped["age"] += 1
-            return None, None
-        if age <= MAX_AGE:
-            return age, unit
-        if unit is not None:
-            years = age / _PER_YEAR[unit]
-            for larger in _UNIT_ORDER[_UNIT_ORDER.index(unit) + 1:]:
-                restated = years * _PER_YEAR[larger]
-                if restated <= MAX_AGE:
-                    return round(restated, 4), larger
-        self.dropped["age"] += 1
-        return None, None
-
-    def _weight(self, raw: str, raw_unit: str) -> float | None:
-        if not raw.strip():
-            return None
-        value = _number(raw)
-        factor = KG_PER_UNIT.get(raw_unit.strip().upper())
-        if value is None or factor is None:
-            self.dropped["wt"] += 1
-            return None
-        kg = round(value * factor, 3)
-        if not 0 < kg <= 700:  # PatientInfo.weight_kg's bounds
-            self.dropped["wt"] += 1
-            return None
-        return kg
-
-    def _outcomes(self, outc: Lines, reject: Reject) -> set[str]:
+    def _outcomes(self, outc: Lines, reject: Reject) -> Seriousness:
         codes: set[str] = set()
         for line, row in outc:
             code = row[1].strip().upper()
@@ -291,27 +324,30 @@ class CaseMapper:
                 codes.add(code)
             else:
                 reject("OUTC", line, f"unknown outcome code {row[1]!r}")
-        return codes
+        return self.seriousness(frozenset(codes))
 
     def _reactions(self, reac: Lines, event_dt: str,
-                   outcomes: frozenset[str]) -> tuple[dict[str, Any], ...]:
+                   seriousness: Seriousness) -> tuple[dict[str, Any], ...]:
         # FAERS gives outcomes per report, not per reaction: every reaction gets them all.
-        seriousness = self.seriousness(outcomes)
-        start = self._partial(event_dt, "event_dt")
+        start = partial_date(event_dt) if event_dt.strip() else None
+        if event_dt.strip() and start is None:
+            self.dropped["event_dt"] += 1
         reactions: list[dict[str, Any]] = []
         for _, row in reac:
             term = self._text(row[1], "verbatim")
             if term is None:
                 self.dropped["pt"] += 1
                 continue
-            reactions.append({"id": str(len(reactions) + 1), "verbatim": term,
-                              "coded": self.coded(term), "start": start,
-                              "seriousness": seriousness})
+            reaction = {"id": str(len(reactions) + 1), "verbatim": term,
+                        "coded": self.coded(term), "seriousness": seriousness}
+            if start is not None:
+                reaction["start"] = start
+            reactions.append(reaction)
         return tuple(reactions)
 
     def _drugs(self, drugs: Lines, ther: Lines, indi: Lines,
                reject: Reject) -> tuple[dict[str, Any], ...]:
-        therapy = self._therapy(ther)
+        therapy = self._therapy(ther) if ther else {}
         indications: dict[str, list[str]] = {}
         for _, row in indi:
             term = row[2].strip()
@@ -329,19 +365,37 @@ class CaseMapper:
             out.append(drug)
         return tuple(out)
 
+    def _date(self, raw: str, field: str) -> str | None:
+        if not raw or raw.isspace():
+            return None
+        value = partial_date(raw)
+        if value is None:
+            self.dropped[field] += 1
+        return value
+
     def _therapy(self, ther: Lines) -> dict[str, tuple[str | None, str | None]]:
         """drug_seq -> (start, end): the earliest start, and the end of the episode that
         started last (a drug stopped and restarted has one THER row per episode)."""
         episodes: dict[str, list[tuple[str | None, str | None]]] = {}
         for _, row in ther:
             episodes.setdefault(row[1].strip(), []).append(
-                (self._partial(row[2], "start_dt"), self._partial(row[3], "end_dt")))
+                (self._date(row[2], "start_dt"), self._date(row[3], "end_dt")))
         result: dict[str, tuple[str | None, str | None]] = {}
         for seq, rows in episodes.items():
+            if len(rows) == 1:
+                result[seq] = rows[0]
+                continue
             starts = [s for s, _ in rows if s]
             last = max(rows, key=lambda r: r[0] or "")
             result[seq] = (min(starts) if starts else None, last[1])
         return result
+
+    def _challenge(self, drug: dict[str, Any], name: str, raw: str, field: str) -> None:
+        code = CHALLENGES.get(raw.strip().upper())
+        if code is not None:
+            drug[name] = code
+        elif raw.strip():
+            self.dropped[field] += 1
 
     def _drug(self, line: int, row: Row, therapy: dict[str, tuple[str | None, str | None]],
               indications: dict[str, list[str]], reject: Reject) -> dict[str, Any] | None:
@@ -353,29 +407,81 @@ class CaseMapper:
         if role is None:
             reject("DRUG", line, f"unknown role_cod {row[G_ROLE]!r} (PS, SS, C or I)")
             return None
-        ingredients = tuple(i.strip() for i in row[G_AI].split("\\") if i.strip())
-        name = self._text(row[G_NAME], "product_name") or (
-            self._text(row[G_AI], "product_name"))
+        name = self._text(row[G_NAME], "product_name") or self._text(row[G_AI],
+                                                                      "product_name")
         if name is None:
             self.dropped["drugname"] += 1
             return None
-        route = self._text(row[G_ROUTE], "route")
-        start, end = therapy.get(seq, (None, None))
-        terms = indications.get(seq)
-        dose_value = _number(row[G_DOSE_AMT]) if row[G_DOSE_AMT].strip() else None
-        if row[G_DOSE_AMT].strip() and (dose_value is None or dose_value < 0):
-            self.dropped["dose_amt"] += 1
-            dose_value = None
-        return {
-            "id": seq, "role": role, "product_name": name, "substances": ingredients,
-            "route": None if route is None or route.upper() in UNKNOWN_ROUTES else route,
-            "dose_text": self._text(row[G_DOSE_VBM], "dose_text"),
-            "dose_value": dose_value,
-            "dose_unit": self._text(row[G_DOSE_UNIT], "dose_unit"),
-            "lot_numbers": (row[G_LOT].strip(),) if row[G_LOT].strip() else (),
-            "start": start, "end": end,
-            "indication": self._text("; ".join(dict.fromkeys(terms)), "indication")
-            if terms else None,
-            "dechallenge": self._code(row[G_DECHAL], CHALLENGES, "dechal"),
-            "rechallenge": self._code(row[G_RECHAL], CHALLENGES, "rechal"),
-        }
+        drug: dict[str, Any] = {"id": seq, "role": role, "product_name": name}
+        if row[G_AI]:
+            ingredients = tuple(i.strip() for i in row[G_AI].split("\\") if i.strip())
+            if ingredients:
+                drug["substances"] = ingredients
+        if row[G_ROUTE]:
+            route = self._text(row[G_ROUTE], "route")
+            if route is not None and route.upper() not in UNKNOWN_ROUTES:
+                drug["route"] = route
+        if row[G_DOSE_VBM] and (text := self._text(row[G_DOSE_VBM], "dose_text")):
+            drug["dose_text"] = text
+        if row[G_DOSE_UNIT] and (unit := self._text(row[G_DOSE_UNIT], "dose_unit")):
+            drug["dose_unit"] = unit
+        if row[G_DOSE_AMT] and not row[G_DOSE_AMT].isspace():
+            amount = _number(row[G_DOSE_AMT])
+            if amount is None or amount < 0:
+                self.dropped["dose_amt"] += 1
+            else:
+                drug["dose_value"] = amount
+        if row[G_LOT] and (lot := row[G_LOT].strip()):
+            drug["lot_numbers"] = (lot,)
+        if therapy:
+            start, end = therapy.get(seq, (None, None))
+            if start is not None:
+                drug["start"] = start
+            if end is not None:
+                drug["end"] = end
+        if indications and (terms := indications.get(seq)):
+            drug["indication"] = self._text("; ".join(dict.fromkeys(terms)), "indication")
+        if row[G_DECHAL]:
+            self._challenge(drug, "dechallenge", row[G_DECHAL], "dechal")
+        if row[G_RECHAL]:
+            self._challenge(drug, "rechallenge", row[G_RECHAL], "rechal")
+        return drug
+
+
+def _age(raw: str, raw_unit: str, dropped: list[str]) -> tuple[float | None, str | None]:
+    """Age and unit; an age above the model's bound of 200 in its unit is restated in
+    the smallest larger unit in which it fits."""
+    if not raw.strip():
+        return None, None
+    age = _number(raw)
+    unit = AGE_UNITS.get(raw_unit.strip().upper())
+    if raw_unit.strip() and unit is None:
+        dropped.append("age_cod")
+    if age is None or age < 0:
+        dropped.append("age")
+        return None, None
+    if age <= MAX_AGE:
+        return age, unit
+    if unit is not None:
+        years = age / _PER_YEAR[unit]
+        for larger in _UNIT_ORDER[_UNIT_ORDER.index(unit) + 1:]:
+            restated = years * _PER_YEAR[larger]
+            if restated <= MAX_AGE:
+                return round(restated, 4), larger
+    dropped.append("age")
+    return None, None
+
+
+def _weight(raw: str, raw_unit: str, dropped: list[str]) -> float | None:
+    if not raw.strip():
+        return None
+    value = _number(raw)
+    factor = KG_PER_UNIT.get(raw_unit.strip().upper())
+    if value is None or factor is None:
+        dropped.append("wt")
+        return None
+    kg = round(value * factor, 3)
+    if not 0 < kg <= 700:  # PatientInfo.weight_kg's bounds
+        dropped.append("wt")
+        return None
+    return kg

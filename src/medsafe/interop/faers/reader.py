@@ -19,18 +19,22 @@ How memory stays bounded by the number of cases, not by the size of the files:
    reader relies on DEMO's order, never on a numeric sort).
 3. DEMO and the six files are then read together, like a merge join: for each chosen
    DEMO row the reader takes the rows of that report from each file, builds the case and
-   yields it. A file whose reports are not in DEMO's order is the exception: its rows of
-   chosen reports are grouped in memory (compact tuples) before the join, and the reader
-   says so in `stats.unordered_files`.
+   yields it. A file whose reports are not in DEMO's order is the exception: before the
+   join the reader notes where each of its rows of chosen reports is (byte offset, length
+   and line: 24 bytes a row) and reads them back by position when the join needs them;
+   `stats.unordered_files` names such files.
 Every file is thus read twice, and nothing is yielded before every row has been checked
-for shape (column count, report key), so a malformed file fails before its first case.
+for shape (column count, report key) and every DEMO row for its required dates, so such
+a malformed file fails before its first case; problems found while building a case (an
+unknown drug role, a value the model refuses) surface as the join reaches them.
 
 Parsing: each line is split at `$`, which is what `csv.reader(delimiter="$",
 quoting=csv.QUOTE_NONE)` does (no quoting, no escapes in these files) at a third of the
-cost (1.0 s against 3.0 s for 1.5 million DRUG lines here). A trailing `$` (FDA ends lines
-with one) gives an empty last field, which is accepted. Files are decoded as UTF-8 and any
-byte that is not valid UTF-8 as Windows-1252 (the samples here are plain ASCII; older
-extracts are single-byte text), so no file fails to decode.
+cost (1.0 s against 3.0 s for 1.5 million DRUG lines on this machine). A trailing `$`
+(the 2004Q1 sample's lines end with one) gives an empty last field, which is accepted.
+Files are decoded as UTF-8 and any byte that is not valid UTF-8 as Windows-1252, so no
+file fails to decode whichever of the two it is written in (the samples here are plain
+ASCII, so which one FDA uses could not be checked on them).
 
 Problems (a row with the wrong number of fields, a missing key, a required date that is
 not a date, an unknown drug role or outcome code, a case the model rejects) are reported
@@ -50,6 +54,7 @@ tests/testthat/resources/deleted/DELETE21Q4.txt; the samples in
 from __future__ import annotations
 
 import codecs
+from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -94,8 +99,11 @@ def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
 
 codecs.register_error(_FALLBACK, _cp1252_fallback)
 
-PROGRESS_EVERY = 1 << 16
-"""Lines between two progress calls."""
+PROGRESS_MASK = (1 << 16) - 1
+"""Progress is reported every 65,536 lines of each file."""
+
+_Taken = list[tuple[int, Row]]
+"""The rows of one report in one file, each with its line number."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,29 +129,9 @@ class ReadStats:
     superseded: int = 0  # DEMO rows of a case that has a later version
     deleted: int = 0  # DEMO rows of cases on the deletion list
     rows: Counter[str] = field(default_factory=Counter)  # data rows per file kind
-    unordered_files: list[str] = field(default_factory=list)  # joined in memory
+    unordered_files: list[str] = field(default_factory=list)  # joined by row position
     dropped: Counter[str] = field(default_factory=Counter)  # unreadable optional values
     truncated: Counter[str] = field(default_factory=Counter)  # text cut to the model
-
-
-class _Source(Protocol):
-    def take(self, position: int) -> list[tuple[int, Row]]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """A case's latest report so far, during the DEMO pass."""
-
-    rank: tuple[int, int]  # FAERS (caseversion, primaryid); AERS (fda_dt, isr)
-    key: str
-    line: int
-    first: str = ""  # AERS: earliest fda_dt (YYYYMMDD) among the case's reports
-
-
-@dataclass(slots=True)
-class _Plan:
-    chosen: dict[str, int]  # report key -> its DEMO line
-    first: dict[str, date]  # report key -> first received (AERS only)
 
 
 def read_deleted_ids(path: Path) -> frozenset[str]:
@@ -163,29 +151,29 @@ def read_deleted_ids(path: Path) -> frozenset[str]:
 
 
 class _File:
-    """One file of the quarter: its header, how to cut a line into the fields the
-    mapping wants, and the shape check."""
+    """One file of the quarter: its header, where each field the mapping wants sits in a
+    line, and the shape check."""
 
     def __init__(self, kind: str, path: Path, layout: FileLayout) -> None:
         self.kind = kind
         self.path = path
         self.name = path.name
-        with self.open() as handle:
+        with path.open("rb") as raw, self.open(raw) as handle:
             header = split_header(handle.readline())
         if not header:
             raise Invalid("empty file: no header line", where=f"{self.name}:1")
         self.width = len(header)
-        indices = layout.resolve(header, f"{self.name}:1")
-        self.key_index = indices[0]
-        # An absent optional column reads slot `width`, which holds "" in every row:
-        # `fields` appends it, or the trailing `$` of FDA's lines already provides it.
-        self.getter = itemgetter(*(i if i >= 0 else self.width for i in indices))
+        # Where each field sits; an absent optional column reads slot `width`, which
+        # holds "" in every row (`pad` appends it, or a trailing `$` provides it).
+        self.slots = tuple(i if i >= 0 else self.width
+                           for i in layout.resolve(header, f"{self.name}:1"))
+        self.key_index = self.slots[0]
+        self.getter = itemgetter(*self.slots)
         self.size = path.stat().st_size
 
-    def open(self, raw: BinaryIO | None = None) -> TextIOWrapper:
-        """The file as text; pass the binary file to learn how far reading has got."""
-        return TextIOWrapper(raw if raw is not None else self.path.open("rb"),
-                             encoding="utf-8", errors=_FALLBACK, newline="")
+    @staticmethod
+    def open(raw: BinaryIO) -> TextIOWrapper:
+        return TextIOWrapper(raw, encoding="utf-8", errors=_FALLBACK, newline="")
 
     def shape_problem(self, parts: list[str]) -> str | None:
         """Why a line cut into `parts` is malformed, or None. More fields than the header
@@ -195,42 +183,130 @@ class _File:
             return None
         return f"expected {self.width} fields as in the header, found {count}"
 
-    def fields(self, parts: list[str]) -> Row:
-        if len(parts) == self.width:
+    def pad(self, parts: list[str]) -> bool:
+        """Make `parts` readable by `slots`; False when the line is malformed or blank
+        (the shape check reported it)."""
+        count = len(parts)
+        if count == self.width:
             parts.append("")
-        result: Row = self.getter(parts)
-        return result
+            return True
+        return count > self.width and not any(parts[self.width:])
+
+
+class _Source(Protocol):
+    def take(self, position: int) -> _Taken: ...
+
+    def close(self) -> None: ...
 
 
 class _Ordered:
-    """A file whose reports come in DEMO's order: rows are taken as the join advances."""
+    """A file whose reports come in DEMO's order, read alongside DEMO: `take` returns
+    the rows of the report at a DEMO line, reading on until the next report."""
 
-    def __init__(self, rows: Iterator[tuple[int, int, Row]]) -> None:
-        self._rows = rows
-        self._head = next(rows, None)
+    def __init__(self, reader: FaersReader, file: _File, chosen: Mapping[str, int]) -> None:
+        self._reader = reader
+        self._file = file
+        self._chosen = chosen
+        self._raw = file.path.open("rb")
+        self._text = file.open(self._raw)
+        self._text.readline()
+        self._lines = enumerate(self._text, 2)
+        self._pending: tuple[int, int, list[str]] | None = None
+        self._open = True
 
-    def take(self, position: int) -> list[tuple[int, Row]]:
-        out: list[tuple[int, Row]] = []
-        head = self._head
-        while head is not None and head[0] <= position:
-            if head[0] == position:
-                out.append((head[1], head[2]))
-            head = next(self._rows, None)
-        self._head = head
+    def take(self, position: int) -> _Taken:
+        out: _Taken = []
+        file, getter, get = self._file, self._file.getter, self._chosen.get
+        pending = self._pending
+        if pending is not None:
+            if pending[0] > position:
+                return out
+            self._pending = None
+            if pending[0] == position:
+                out.append((pending[1], getter(pending[2])))
+        if not self._open:
+            return out
+        key_index = file.key_index
+        for number, line in self._lines:
+            if not number & PROGRESS_MASK:
+                self._reader._tick(file, self._raw.tell())
+            parts = line.rstrip("\r\n").split("$")
+            if not file.pad(parts):
+                continue
+            at = get(parts[key_index])
+            if at is None:
+                at = get(parts[key_index].strip())
+                if at is None:
+                    continue
+            if at == position:
+                out.append((number, getter(parts)))
+            elif at > position:
+                self._pending = (at, number, parts)
+                return out
+        self.close()
         return out
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._text.close()
+            self._reader._finish(self._file)
 
 
 class _Grouped:
-    """A file whose reports are not in DEMO's order: its rows of chosen reports, grouped
-    by report before the join."""
+    """A file whose reports are not in DEMO's order. Before the join it notes where each
+    row of a chosen report is (byte offset, length, line number: 24 bytes a row, grouped by
+    report); `take` reads those rows back, one read each. Lines are split at "\\n" here
+    (text passes also split at a lone "\\r", which FDA's files do not use)."""
 
-    def __init__(self, rows: Iterator[tuple[int, int, Row]]) -> None:
-        self._groups: dict[int, list[tuple[int, Row]]] = {}
-        for position, line, row in rows:
-            self._groups.setdefault(position, []).append((line, row))
+    def __init__(self, reader: FaersReader, file: _File, chosen: Mapping[str, int]) -> None:
+        self._file = file
+        self._groups: dict[int, array[int]] = {}
+        get, key_index = chosen.get, file.key_index
+        with file.path.open("rb") as raw:
+            offset = len(raw.readline())
+            for number, line in enumerate(raw, 2):
+                if not number & PROGRESS_MASK:
+                    reader._tick(file, offset)
+                key = line[:line.find(b"$")] if key_index == 0 else line.split(b"$")[key_index]
+                at = get(key.decode("latin-1").strip())
+                if at is not None:
+                    group = self._groups.get(at)
+                    if group is None:
+                        group = self._groups[at] = array("q")
+                    group.extend((offset, len(line), number))
+                offset += len(line)
+        reader._finish(file)
+        self._raw = file.path.open("rb", buffering=0)
 
-    def take(self, position: int) -> list[tuple[int, Row]]:
-        return self._groups.pop(position, [])
+    def take(self, position: int) -> _Taken:
+        group = self._groups.pop(position, None)
+        if group is None:
+            return []
+        out: _Taken = []
+        file, raw = self._file, self._raw
+        for i in range(0, len(group), 3):
+            raw.seek(group[i])
+            parts = raw.read(group[i + 1]).decode("utf-8", errors=_FALLBACK).rstrip(
+                "\r\n").split("$")
+            if file.pad(parts):
+                out.append((group[i + 2], file.getter(parts)))
+        return out
+
+    def close(self) -> None:
+        self._groups.clear()
+        self._raw.close()
+
+
+@dataclass(slots=True)
+class _Plan:
+    chosen: dict[str, int]  # report key -> its DEMO line
+    first: dict[str, date]  # report key -> first received (AERS only)
+
+
+_Entry = tuple[int, int, str, int, str]
+"""A case's latest report so far: rank (two ints: FAERS caseversion and primaryid, AERS
+fda_dt and isr), report key, DEMO line, and for AERS the earliest fda_dt seen."""
 
 
 class FaersReader:
@@ -254,7 +330,7 @@ class FaersReader:
                                    self.quarter.layout.files[kind]) for kind in KINDS}
         self._total = 2 * sum(f.size for f in self._files.values())
         self._done = 0  # bytes of files read to the end in this iteration
-        self._reading: dict[int, int] = {}  # bytes read so far of files being read
+        self._reading: dict[str, int] = {}  # bytes read so far of files being read
 
     # -- problems and progress ---------------------------------------------------------
 
@@ -269,7 +345,17 @@ class FaersReader:
             raise Invalid(f"more than {self._max_problems} problems, the last: {reason}",
                           where=problem.where)
 
-    def _progress(self) -> None:
+    def _tick(self, file: _File, position: int) -> None:
+        """Progress while reading: several files are read at once during the join, so
+        each one's position is kept apart and the sum reported (it never goes back)."""
+        self._reading[file.kind] = min(position, file.size)
+        if self._on_progress is not None:
+            done = self._done + sum(self._reading.values())
+            self._on_progress(min(done, self._total), self._total)
+
+    def _finish(self, file: _File) -> None:
+        self._reading.pop(file.kind, None)
+        self._done += file.size
         if self._on_progress is not None:
             done = self._done + sum(self._reading.values())
             self._on_progress(min(done, self._total), self._total)
@@ -283,185 +369,186 @@ class FaersReader:
         self._reading = {}
         mapper = CaseMapper(self.era)
         plan = self._choose()
+        ordered = {kind: self._check(self._files[kind], plan.chosen) for kind in KINDS[1:]}
         sources: dict[str, _Source] = {}
-        for kind in KINDS[1:]:
-            ordered = self._check(self._files[kind], plan.chosen)
-            if not ordered:
-                self.stats.unordered_files.append(self._files[kind].name)
-                sources[kind] = _Grouped(self._chosen_rows(self._files[kind], plan.chosen))
-        for kind in KINDS[1:]:
-            if kind not in sources:
-                sources[kind] = _Ordered(self._chosen_rows(self._files[kind], plan.chosen))
-        yield from self._join(plan, sources, mapper)
-        self.stats.dropped = mapper.dropped
-        self.stats.truncated = mapper.truncated
-
-    def _lines(self, file: _File) -> Iterator[tuple[int, str]]:
-        """(line number, line) of every data line that is not blank, with progress.
-        Several files are read at once during the join, so each one's position is kept
-        apart and the sum reported: the figure never goes back."""
-        token = object()
-        with file.path.open("rb") as raw, file.open(raw) as handle:
-            handle.readline()
-            for number, line in enumerate(handle, 2):
-                if not number % PROGRESS_EVERY:
-                    self._reading[id(token)] = min(raw.tell(), file.size)
-                    self._progress()
-                if line.isspace():
-                    continue
-                yield number, line
-        self._reading.pop(id(token), None)
-        self._done += file.size
-        self._progress()
+        try:
+            for kind in KINDS[1:]:
+                if not ordered[kind]:
+                    self.stats.unordered_files.append(self._files[kind].name)
+                    sources[kind] = _Grouped(self, self._files[kind], plan.chosen)
+            for kind in KINDS[1:]:
+                if ordered[kind]:
+                    sources[kind] = _Ordered(self, self._files[kind], plan.chosen)
+            yield from self._join(plan, sources, mapper)
+        finally:
+            for source in sources.values():
+                source.close()
+            self.stats.dropped = mapper.dropped
+            self.stats.truncated = mapper.truncated
 
     def _choose(self) -> _Plan:
-        """Pass over DEMO: the latest report of each case."""
+        """Pass over DEMO: the latest report of each case; every row's shape, key and
+        required dates checked."""
         demo = self._files["DEMO"]
+        key_at, case_at = demo.slots[D_KEY], demo.slots[D_CASE]
         entries: dict[str, _Entry] = {}
         broken: set[str] = set()
-        for number, line in self._lines(demo):
-            self.stats.reports += 1
-            parts = line.rstrip("\r\n").split("$")
-            shape = demo.shape_problem(parts)
-            if shape is not None:
-                self._problem(demo.name, number, shape)
-                continue
-            row = demo.fields(parts)
-            key, case = row[D_KEY].strip(), row[D_CASE].strip()
-            if not key or not case:
-                self._problem(demo.name, number, "missing report key" if not key
-                              else "missing case id")
-                continue
-            if case in self._deleted:
-                self.stats.deleted += 1
-                continue
-            if case in broken:
-                continue
-            try:
-                entry = self._entry(row, key, number)
-            except Invalid as error:
-                broken.add(case)
-                entries.pop(case, None)
-                self._problem(demo.name, number, f"case {case} skipped: {error.reason}")
-                continue
-            self._keep_latest(entries, case, entry, demo.name)
+        deleted = self._deleted
+        with demo.path.open("rb") as raw, demo.open(raw) as text:
+            text.readline()
+            for number, line in enumerate(text, 2):
+                if not number & PROGRESS_MASK:
+                    self._tick(demo, raw.tell())
+                parts = line.rstrip("\r\n").split("$")
+                if not demo.pad(parts):
+                    if line.strip():
+                        self.stats.reports += 1
+                        self._problem(demo.name, number, demo.shape_problem(parts) or "")
+                    continue
+                self.stats.reports += 1
+                key, case = parts[key_at].strip(), parts[case_at].strip()
+                if not key or not case:
+                    self._problem(demo.name, number,
+                                  "missing report key" if not key else "missing case id")
+                elif case in deleted:
+                    self.stats.deleted += 1
+                elif case not in broken:
+                    self._consider(entries, broken, demo, parts, key, case, number)
+        self._finish(demo)
         return self._plan(entries, demo.name)
 
-    def _entry(self, row: Row, key: str, line: int) -> _Entry:
-        if not (key.isascii() and key.isdigit()):
-            raise Invalid(f"report key {key!r} is not a number")
-        fda = row[D_FDA].strip()
-        if full_date(fda) is None:
-            raise Invalid(f"fda_dt {row[D_FDA]!r} is not a date (YYYYMMDD)")
-        if self.era == "aers":
-            return _Entry((int(fda), int(key)), key, line, fda)
-        version = row[D_VERSION].strip()
-        if not (version.isascii() and version.isdigit()):
-            raise Invalid(f"caseversion {row[D_VERSION]!r} is not a number")
-        if full_date(row[D_FIRST]) is None:
-            raise Invalid(f"init_fda_dt {row[D_FIRST]!r} is not a date (YYYYMMDD), so the "
-                          "case has no first-received date")
-        return _Entry((int(version), int(key)), key, line)
-
-    def _keep_latest(self, entries: dict[str, _Entry], case: str, entry: _Entry,
-                     file: str) -> None:
+    def _consider(self, entries: dict[str, _Entry], broken: set[str], demo: _File,
+                  parts: list[str], key: str, case: str, number: int) -> None:
+        """Keep the row if it is the case's latest so far; a row with a problem drops
+        the whole case, so an older version is never read in its place."""
+        try:
+            entry = self._entry(demo, parts, key, number)
+        except Invalid as error:
+            broken.add(case)
+            entries.pop(case, None)
+            self._problem(demo.name, number, f"case {case} skipped: {error.reason}")
+            return
         old = entries.get(case)
         if old is None:
             entries[case] = entry
             return
-        if old.rank == entry.rank:
-            self._problem(file, entry.line,
-                          f"case {case}: same version as line {old.line}; this row is skipped")
+        if old[:2] == entry[:2]:
+            self._problem(demo.name, number,
+                          f"case {case}: same version as line {old[3]}; this row is skipped")
             return
         self.stats.superseded += 1
-        latest = entry if entry.rank > old.rank else old
-        first = min(old.first, entry.first)
-        entries[case] = _Entry(latest.rank, latest.key, latest.line, first)
+        latest = entry if entry[:2] > old[:2] else old
+        entries[case] = (*latest[:4], min(old[4], entry[4]))
+
+    def _entry(self, demo: _File, parts: list[str], key: str, number: int) -> _Entry:
+        if not (key.isascii() and key.isdigit()):
+            raise Invalid(f"report key {key!r} is not a number")
+        fda = parts[demo.slots[D_FDA]].strip()
+        if full_date(fda) is None:
+            raise Invalid(f"fda_dt {fda!r} is not a date (YYYYMMDD)")
+        if self.era == "aers":
+            return int(fda), int(key), key, number, fda
+        version = parts[demo.slots[D_VERSION]].strip()
+        if not (version.isascii() and version.isdigit()):
+            raise Invalid(f"caseversion {version!r} is not a number")
+        if full_date(parts[demo.slots[D_FIRST]]) is None:
+            raise Invalid(f"init_fda_dt {parts[demo.slots[D_FIRST]].strip()!r} is not a "
+                          "date (YYYYMMDD), so the case has no first-received date")
+        return int(version), int(key), key, number, ""
 
     def _plan(self, entries: Mapping[str, _Entry], file: str) -> _Plan:
         chosen: dict[str, int] = {}
         first: dict[str, date] = {}
-        for case, entry in entries.items():
-            if entry.key in chosen:
-                self._problem(file, entry.line, f"report key {entry.key} of case {case} "
-                              f"is also on line {chosen[entry.key]}; this case is skipped")
+        for case, (_, _, key, line, earliest) in entries.items():
+            if key in chosen:
+                self._problem(file, line, f"report key {key} of case {case} is also on "
+                              f"line {chosen[key]}; this case is skipped")
                 continue
-            chosen[entry.key] = entry.line
-            if entry.first:
-                day = full_date(entry.first)
-                if day is not None:
-                    first[entry.key] = day
+            chosen[key] = line
+            day = full_date(earliest) if earliest else None
+            if day is not None:
+                first[key] = day
         return _Plan(chosen, first)
 
     def _check(self, file: _File, chosen: Mapping[str, int]) -> bool:
-        """Pass over one file: shape and key of every row, and whether the reports come
-        in DEMO's order. Cheap: counts `$` and slices the key, splits only odd lines."""
-        ordered = True
-        last = -1
+        """Pass over one file: the shape and key of every row, and whether its reports
+        come in DEMO's order. Cheap: it counts `$` and slices the key off the line; only
+        odd lines are split."""
+        ordered, last, rows = True, -1, 0
+        dollars = file.width - 1
+        get = chosen.get
         fast_key = file.key_index == 0
-        for number, line in self._lines(file):
-            self.stats.rows[file.kind] += 1
-            text = line.rstrip("\r\n")
-            shape = (file.shape_problem(text.split("$"))
-                     if text.count("$") + 1 != file.width else None)
-            if shape is not None:
-                self._problem(file.name, number, shape)
-                continue
-            key = (text[:text.find("$")] if fast_key
-                   else text.split("$")[file.key_index]).strip()
-            if not key:
-                self._problem(file.name, number, "missing report key")
-                continue
-            position = chosen.get(key)
-            if position is not None:
-                if position < last:
+        with file.path.open("rb") as raw, file.open(raw) as text:
+            text.readline()
+            for number, line in enumerate(text, 2):
+                if not number & PROGRESS_MASK:
+                    self._tick(file, raw.tell())
+                count = line.count("$")
+                if count != dollars:  # a trailing `$` (FDA's lines end with one) is fine
+                    bare = line.rstrip("\r\n")
+                    if not (count == dollars + 1 and bare.endswith("$")):
+                        if not bare.strip():
+                            continue
+                        shape = file.shape_problem(bare.split("$"))
+                        if shape is not None:
+                            rows += 1
+                            self._problem(file.name, number, shape)
+                            continue
+                rows += 1
+                key = line[:line.find("$")] if fast_key else line.split("$")[file.key_index]
+                at = get(key)
+                if at is None:
+                    key = key.strip()
+                    if not key:
+                        self._problem(file.name, number, "missing report key")
+                        continue
+                    at = get(key)
+                    if at is None:
+                        continue
+                if at < last:
                     ordered = False
-                last = max(last, position)
+                else:
+                    last = at
+        self._finish(file)
+        self.stats.rows[file.kind] += rows
         return ordered
-
-    def _chosen_rows(self, file: _File,
-                     chosen: Mapping[str, int]) -> Iterator[tuple[int, int, Row]]:
-        """(DEMO line of the report, line, fields) of each well-formed row of a chosen
-        report; malformed rows were reported by `_check`."""
-        key_index = file.key_index
-        width = file.width
-        for number, line in self._lines(file):
-            parts = line.rstrip("\r\n").split("$")
-            if len(parts) < width:
-                continue
-            position = chosen.get(parts[key_index].strip())
-            if position is None or (len(parts) != width and file.shape_problem(parts)):
-                continue
-            yield position, number, file.fields(parts)
 
     def _join(self, plan: _Plan, sources: Mapping[str, _Source],
               mapper: CaseMapper) -> Iterator[CaseReport]:
+        """DEMO again, with the other six files alongside: one case per chosen row."""
         demo = self._files["DEMO"]
-        chosen = plan.chosen
-        for number, line in self._lines(demo):
-            parts = line.rstrip("\r\n").split("$")
-            if (len(parts) <= demo.key_index
-                    or chosen.get(parts[demo.key_index].strip()) != number):
-                continue
-            row = demo.fields(parts)
-            groups = {kind: sources[kind].take(number) for kind in KINDS[1:]}
-            report = self._build(mapper, row, number, plan, groups)
-            if report is not None:
-                self.stats.cases += 1
-                yield report
+        get, key_at, getter = plan.chosen.get, demo.key_index, demo.getter
+        drug, ther, indi = sources["DRUG"], sources["THER"], sources["INDI"]
+        reac, outc, rpsr = sources["REAC"], sources["OUTC"], sources["RPSR"]
+        with demo.path.open("rb") as raw, demo.open(raw) as text:
+            text.readline()
+            for number, line in enumerate(text, 2):
+                if not number & PROGRESS_MASK:
+                    self._tick(demo, raw.tell())
+                parts = line.rstrip("\r\n").split("$")
+                if not demo.pad(parts) or get(parts[key_at].strip()) != number:
+                    continue
+                row: Row = getter(parts)
+                report = self._build(mapper, row, number, plan, drug.take(number),
+                                     ther.take(number), indi.take(number),
+                                     reac.take(number), outc.take(number),
+                                     rpsr.take(number))
+                if report is not None:
+                    self.stats.cases += 1
+                    yield report
+        self._finish(demo)
 
-    def _build(self, mapper: CaseMapper, row: Row, number: int, plan: _Plan,
-               groups: Mapping[str, list[tuple[int, Row]]]) -> CaseReport | None:
+    def _build(self, mapper: CaseMapper, row: Row, number: int, plan: _Plan, drugs: _Taken,
+               ther: _Taken, indi: _Taken, reac: _Taken, outc: _Taken,
+               rpsr: _Taken) -> CaseReport | None:
         key = row[D_KEY].strip()
         first = plan.first.get(key) if self.era == "aers" else full_date(row[D_FIRST])
         if first is None:  # checked in the DEMO pass; kept for the type checker
             self._problem(self._files["DEMO"].name, number, "no first-received date")
             return None
         try:
-            return mapper.build(row, first, drugs=groups["DRUG"], ther=groups["THER"],
-                                indi=groups["INDI"], reac=groups["REAC"],
-                                outc=groups["OUTC"], rpsr=groups["RPSR"],
-                                reject=self._reject)
+            return mapper.build(row, first, drugs=drugs, ther=ther, indi=indi, reac=reac,
+                                outc=outc, rpsr=rpsr, reject=self._reject)
         except ValidationError as error:
             detail = error.errors()[0]
             place = ".".join(str(p) for p in detail["loc"])
