@@ -181,3 +181,17 @@ def test_e2b_over_http_replies_with_its_acknowledgement(world: World) -> None:
     exported = world.client.get(f"/api/v1/cases/{case['id']}/e2b",
                                 headers=world.bearer("admin"))
     assert read_e2b(exported.content)[0].report.worldwide_id == case["worldwide_id"]
+
+
+def test_manufacturer_cannot_add_a_version_to_a_case_it_may_not_see(world: World) -> None:
+    receive(world, "FAERS2022Scenario1.xml")  # held by the admin's import, no Mo product
+    follow_up = (EXAMPLES / "FAERS2022Scenario2.xml").read_bytes()
+    result = exchange.receive_e2b(world.container.uow, world.principals["mo-manufacturer"],
+                                  world.container.catalog, follow_up, name="s2.xml")
+    assert not result.results[0].accepted
+    assert any("another organisation" in p for p in result.results[0].problems)
+    assert read_acknowledgement(result.acknowledgement).messages[0].code == "CR"
+    with world.container.uow() as uow:
+        held = service.read_case(uow, SYSTEM, world.container.catalog,
+                                 result.results[0].worldwide_id)
+    assert len(held.versions) == 1

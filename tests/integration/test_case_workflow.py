@@ -288,3 +288,12 @@ def test_recognised_drug_names_link_the_case_to_the_knowledge_base(world: World)
     with world.container.uow() as uow:
         assert [d.ingredient_id for d in uow.cases.drugs(case.id)] == ["baclofen"]
     assert case.due_on == date(2026, 10, 5) + timedelta(days=15)
+
+
+def test_a_report_for_someone_elses_case_is_refused_and_nothing_is_written(
+        world: World) -> None:
+    theirs = report(world, "dora-physician", case_report("US-TEST-THEIRS"))
+    with pytest.raises(NotFound):
+        report(world, "pat-patient", case_report(
+            "US-TEST-THEIRS", latest=date(2026, 10, 9), narrative="not mine to change"))
+    assert [v.version for v in read(world, "alice-admin", theirs.id).versions] == [1]

@@ -34,15 +34,20 @@ from medsafe.interop.e2b import (
     validate_batch,
     write_e2b,
 )
+from medsafe.interop.e2b.validation import Problem
 from medsafe.knowledge.catalog import Catalog
 from medsafe.records import aware, now, require_role
 from medsafe.security import audit
+from medsafe.security.permissions import visible_cases
 from medsafe.security.principal import Principal
 from medsafe.store.schema import CaseSubmission
 from medsafe.store.uow import UnitOfWork, UowFactory
 
 ACK_OVERDUE_DAYS = 2
 IMPORTERS = ("admin", "regulator", "manufacturer")
+NOT_YOURS = Problem("MEDSAFE-CASE", "C.1.8.1", "rejection",
+                    "C.1.8.1: a case with this worldwide unique case id is held for another "
+                    "organisation; it cannot take a version from this sender")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,13 @@ def receive_e2b(uow_factory: UowFactory, principal: Principal, catalog: Catalog,
     day = today or now().date()
     messages = read_e2b(data, source_name=name)
     with uow_factory() as uow:
-        known = set(uow.cases.ids_by_worldwide_id({m.report.worldwide_id for m in messages}))
-        problems = validate_batch(messages, today=day, known_cases=known)
+        ids = {m.report.worldwide_id for m in messages}
+        known = set(uow.cases.ids_by_worldwide_id(ids))
+        hidden = known - set(uow.cases.ids_by_worldwide_id(ids, visible_cases(principal)))
+        problems = [(*found, *([NOT_YOURS] if m.report.worldwide_id in hidden else []))
+                    for m, found in zip(messages, validate_batch(messages, today=day,
+                                                                 known_cases=known),
+                                        strict=True)]
         results = tuple(MessageResult(
             message_id=m.message_id, worldwide_id=m.report.worldwide_id,
             accepted=not any(p.rejects for p in found),

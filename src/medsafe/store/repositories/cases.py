@@ -47,11 +47,14 @@ class CaseRepository(Repository):
             query = query.where(visible)
         return self.session.execute(query).scalar_one_or_none()
 
-    def ids_by_worldwide_id(self, worldwide_ids: Collection[str]) -> dict[str, int]:
+    def ids_by_worldwide_id(self, worldwide_ids: Collection[str],
+                            visible: ColumnElement[bool] | None = None) -> dict[str, int]:
         if not worldwide_ids:
             return {}
-        rows = self.session.execute(select(Case.worldwide_id, Case.id)
-                                    .where(Case.worldwide_id.in_(worldwide_ids))).all()
+        query = select(Case.worldwide_id, Case.id).where(Case.worldwide_id.in_(worldwide_ids))
+        if visible is not None:
+            query = query.where(visible)
+        rows = self.session.execute(query).all()
         return {row[0]: row[1] for row in rows}
 
     def versions(self, case_id: int) -> Sequence[CaseVersion]:
