@@ -85,6 +85,8 @@ def test_re_reported_copy_is_suggested_and_confirming_merges_into_the_more_compl
     with world.container.uow() as uow:
         new = [c.id for c in service.list_cases(uow, admin, queue="new", limit=200)[0]]
     assert copy not in new
+    with world.container.uow() as uow, pytest.raises(Conflict, match="merged into"):
+        service.advance(uow, admin, copy, "accept")
     # Searching again suggests nothing already decided.
     with world.container.uow() as uow:
         again = duplicate_review.find_duplicates(uow, admin, threshold=SMALL_STORE)

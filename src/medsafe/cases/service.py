@@ -16,7 +16,7 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, and_, select
 
-from medsafe.cases.intake import Receipt, Source, mint_worldwide_id, store_reports
+from medsafe.cases.intake import Receipt, Source, store_reports
 from medsafe.cases.model import CaseReport, PatientInfo, PrimarySource
 from medsafe.cases.outbound import record_submission
 from medsafe.cases.rules import DEFAULT_REGION, expectedness
@@ -59,6 +59,7 @@ class CaseSummary(View):
     qualification: str
     follow_up_pending: bool
     synthetic: bool
+    merged_into: int | None = None  # a confirmed duplicate: the case it was merged into
 
 
 class VersionView(View):
@@ -113,7 +114,8 @@ def summary(row: Case) -> CaseSummary:
         first_received=row.first_received, latest_received=row.latest_received,
         day_zero=row.day_zero, due_on=row.due_on, primary_term=row.primary_term,
         primary_suspect=row.primary_suspect, qualification=row.qualification,
-        follow_up_pending=row.follow_up_pending, synthetic=row.synthetic)
+        follow_up_pending=row.follow_up_pending, synthetic=row.synthetic,
+        merged_into=row.merged_into_id)
 
 
 # -- reporting ---------------------------------------------------------------------------
@@ -135,16 +137,12 @@ def report_case(uow: UnitOfWork, principal: Principal, catalog: Catalog,
     if stored.kind == "initial":
         audit.record(uow, principal, "case.initial", "case", stored.case_id,
                      {"worldwide_id": stored.worldwide_id, "source": source})
-    row = _get(uow, principal, stored.case_id) if stored.kind != "same" else _get_any(
-        uow, stored.case_id)
-    result = summary(row)
+    # A report for a case the caller may not see is refused like an unknown case, and the
+    # transaction (with the version just staged) is rolled back.
+    result = summary(_get(uow, principal, stored.case_id))
     uow.created.append(result)
     uow.commit()
     return result
-
-
-def new_worldwide_id() -> str:
-    return mint_worldwide_id()
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -273,6 +271,9 @@ def advance(uow: UnitOfWork, principal: Principal, reference: str | int, step: s
     if row.status == "external":
         raise Conflict(f"case {row.worldwide_id} comes from a national database and is not "
                        "processed here")
+    if row.merged_into_id is not None:
+        raise Conflict(f"case {row.id} is a confirmed duplicate merged into case "
+                       f"{row.merged_into_id}; process that case instead")
     if is_locked(row.status) and row.locked_by_id not in (principal.user_id, None) \
             and principal.role != "admin":
         raise Forbidden(f"case {row.id} is under medical review by another reviewer")

@@ -132,7 +132,9 @@ class AcknowledgedSubmission(View):
 
 
 @router.post("/e2b", response_class=Response, openapi_extra=XML_BODY,
-             responses={200: {"content": {XML: {}}, "description": "the acknowledgement"}})
+             responses={200: {"content": {XML: {}}, "description": "the acknowledgement"},
+                        422: {"content": {XML: {}}, "description":
+                              "an AR acknowledgement: the file could not be read"}})
 async def receive_e2b(request: Request, app: ContainerDep,
                       caller: CurrentPrincipal) -> Response:
     """Receive an E2B(R3) batch (XML body); the reply is its acknowledgement, in FDA's

@@ -415,7 +415,8 @@ def steps_for(principal: Principal, detail: CaseDetail) -> list[tuple[str, str |
     """The workflow steps the caller may take now, each with why it is not possible yet
     (None when it is). The service decides again when a step is taken."""
     case = detail.case
-    if principal.role not in SAFETY_TEAM or case.status == "external":
+    if (principal.role not in SAFETY_TEAM or case.status == "external"
+            or case.merged_into is not None):
         return []
     if (is_locked(case.status) and principal.role != "admin"
             and detail.locked_by not in (None, principal.username)):
