@@ -2,7 +2,11 @@
 `benchmarks.faers_quarter`) imported into a fresh SQLite database through the same path
 as `medsafe cases import-faers`, and the E2B(R3) import rate on FDA's example files.
 
-Prints rows/s, cases/s, wall time and peak RSS. Target (issue 4): a FAERS-size quarter
+Prints rows/s, cases/s, wall time and peak RSS (this process, and the reading process).
+By default the import reads in a second process, as `medsafe cases import-faers` does;
+`--one-process` measures the single-process path for comparison.
+
+Target (issue 4): a FAERS-size quarter
 (about 400,000 reports, 1.5 million drug rows, 1.2 million reaction rows) in under 3
 minutes into SQLite, peak memory under 1 GB.
 
@@ -21,6 +25,7 @@ from pathlib import Path
 from benchmarks.faers_quarter import write_synthetic_quarter
 from medsafe.bootstrap import bootstrap
 from medsafe.cases.imports import import_reports
+from medsafe.cases.parallel_import import ReaderSpec, import_folder
 from medsafe.config import Settings
 from medsafe.interop.faers.reader import FaersReader
 from medsafe.security.principal import SYSTEM
@@ -32,7 +37,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def faers(reports: int, work: Path) -> None:
+def children_peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def faers(reports: int, work: Path, *, parallel: bool) -> None:
     quarter = work / f"quarter-{reports}"
     if not (quarter / "DEMO.txt").exists() and not any(quarter.glob("DEMO*")):
         started = time.perf_counter()
@@ -43,15 +52,21 @@ def faers(reports: int, work: Path) -> None:
     database.unlink(missing_ok=True)
     container = bootstrap(Settings(environment="test", data_dir=work,
                                    database_url=f"sqlite:///{database}"), migrate=True)
-    reader = FaersReader(quarter)
     started = time.perf_counter()
-    summary = import_reports(container.uow, SYSTEM, container.catalog, iter(reader),
-                             source="faers", label=str(quarter))
+    if parallel:
+        summary = import_folder(container.uow, SYSTEM, container.catalog,
+                                ReaderSpec("faers", quarter), label=str(quarter))
+    else:
+        summary = import_reports(container.uow, SYSTEM, container.catalog,
+                                 iter(FaersReader(quarter)), source="faers",
+                                 label=str(quarter))
     seconds = time.perf_counter() - started
+    how = "two processes" if parallel else "one process"
     size = database.stat().st_size / 2**20
-    print(f"FAERS quarter into SQLite: {summary.new:,} cases from {rows:,} rows in "
+    print(f"FAERS quarter into SQLite ({how}): {summary.new:,} cases from {rows:,} rows in "
           f"{seconds:.0f} s = {rows / seconds:,.0f} rows/s, {summary.new / seconds:,.0f} "
-          f"cases/s; database {size:,.0f} MiB; peak RSS {peak_rss_mib():,.0f} MiB")
+          f"cases/s; database {size:,.0f} MiB; peak RSS {peak_rss_mib():,.0f} MiB here, "
+          f"{children_peak_rss_mib():,.0f} MiB in the reading process")
     container.engine.dispose()
 
 
@@ -78,12 +93,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=int, default=400_000)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--one-process", action="store_true",
+                        help="read and write in this process (the import without a reader "
+                        "process, for comparison)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = arguments.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         e2b(work)
-        faers(arguments.reports, work)
+        faers(arguments.reports, work, parallel=not arguments.one_process)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import hmac
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from medsafe.cases.model import CaseReport, Drug
@@ -31,6 +31,7 @@ from medsafe.cases.prepare import Judgement, judge, recognise_drugs
 from medsafe.cases.rules import DEFAULT_REGION, ClockRule, clock_rule
 from medsafe.cases.versions import Kind, classify, payload_hash
 from medsafe.cases.workflow import after_follow_up
+from medsafe.errors import Conflict
 from medsafe.knowledge.catalog import Catalog
 from medsafe.records import now
 from medsafe.security import audit
@@ -134,19 +135,76 @@ def store_reports(uow: UnitOfWork, principal: Principal, catalog: Catalog,
 def _store_batch(uow: UnitOfWork, principal: Principal, catalog: Catalog,
                  reports: Sequence[CaseReport], receipt: Receipt, rule: ClockRule,
                  tally: ImportTally, keep: bool) -> None:
-    recognised = [recognise_drugs(r, catalog) for r in reports]
-    held = uow.cases.ids_by_worldwide_id({r.worldwide_id for r in recognised})
-    fresh: dict[str, CaseReport] = {}
-    later: list[CaseReport] = []
-    for report in recognised:
-        if report.worldwide_id in held or report.worldwide_id in fresh:
-            later.append(report)
+    moment = now()
+    recorded_by = principal.user_id or None
+    prepared = [prepare(recognise_drugs(r, catalog), catalog, rule, receipt, recorded_by,
+                        moment) for r in reports]
+    _store_prepared_batch(uow, principal, catalog, prepared, receipt, rule, tally, keep)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A report's rows as a new case, computed without the database, so that a bulk
+    import can prepare them in another process: the case row (without its id), its first
+    version (without the case id) and its drug and reaction index."""
+
+    worldwide_id: str
+    case: dict[str, Any]
+    version: dict[str, Any]
+    drugs: list[dict[str, Any]]
+    reactions: list[dict[str, Any]]
+
+    def report(self) -> CaseReport:
+        return CaseReport.model_validate_json(self.version["payload"])
+
+
+def prepare(report: CaseReport, catalog: Catalog, rule: ClockRule, receipt: Receipt,
+            recorded_by: int | None, moment: datetime) -> Prepared:
+    """The rows of `report` (its drugs already recognised) as a new case."""
+    judged = judge(report, catalog, rule,
+                   clock_starts=None if receipt.external else report.first_received)
+    drugs, reactions = index_rows(report)
+    return Prepared(report.worldwide_id, _case_row(report, judged, receipt, moment),
+                    _version_row(1, "initial", True, (), report, receipt, recorded_by,
+                                 moment), drugs, reactions)
+
+
+def store_prepared(uow: UnitOfWork, principal: Principal, catalog: Catalog,
+                   prepared: Iterable[Prepared], receipt: Receipt, *,
+                   on_batch: Callable[[int], None] | None = None) -> ImportTally:
+    """`store_reports` for reports prepared elsewhere (not committed)."""
+    tally = ImportTally()
+    rule = receipt.rule()
+    batch: list[Prepared] = []
+    for item in prepared:
+        batch.append(item)
+        if len(batch) >= BATCH:
+            _store_prepared_batch(uow, principal, catalog, batch, receipt, rule, tally, False)
+            if on_batch:
+                on_batch(len(batch))
+            batch = []
+    if batch:
+        _store_prepared_batch(uow, principal, catalog, batch, receipt, rule, tally, False)
+        if on_batch:
+            on_batch(len(batch))
+    return tally
+
+
+def _store_prepared_batch(uow: UnitOfWork, principal: Principal, catalog: Catalog,
+                          prepared: Sequence[Prepared], receipt: Receipt, rule: ClockRule,
+                          tally: ImportTally, keep: bool) -> None:
+    held = uow.cases.ids_by_worldwide_id({p.worldwide_id for p in prepared})
+    fresh: dict[str, Prepared] = {}
+    later: list[Prepared] = []
+    for item in prepared:
+        if item.worldwide_id in held or item.worldwide_id in fresh:
+            later.append(item)
         else:
-            fresh[report.worldwide_id] = report
-    for stored in _insert_new(uow, principal, catalog, list(fresh.values()), receipt, rule):
+            fresh[item.worldwide_id] = item
+    for stored in _insert_new(uow, list(fresh.values())):
         _count(tally, stored, keep)
-    for report in later:
-        _count(tally, _arrive(uow, principal, catalog, report, receipt, rule), keep)
+    for item in later:
+        _count(tally, _arrive(uow, principal, catalog, item.report(), receipt, rule), keep)
 
 
 def _count(tally: ImportTally, stored: Stored, keep: bool) -> None:
@@ -155,29 +213,20 @@ def _count(tally: ImportTally, stored: Stored, keep: bool) -> None:
         tally.stored.clear()
 
 
-def _insert_new(uow: UnitOfWork, principal: Principal, catalog: Catalog,
-                reports: Sequence[CaseReport], receipt: Receipt,
-                rule: ClockRule) -> list[Stored]:
-    if not reports:
+def _insert_new(uow: UnitOfWork, prepared: Sequence[Prepared]) -> list[Stored]:
+    if not prepared:
         return []
-    moment = now()
-    judged = [judge(r, catalog, rule,
-                    clock_starts=None if receipt.external else r.first_received)
-              for r in reports]
-    case_rows = [_case_row(r, j, receipt, moment) for r, j in zip(reports, judged, strict=True)]
-    ids = uow.cases.insert_cases(case_rows)
+    ids = uow.cases.insert_cases([p.case for p in prepared])
     versions: list[dict[str, Any]] = []
     drugs: list[dict[str, Any]] = []
     reactions: list[dict[str, Any]] = []
-    for case_id, report in zip(ids, reports, strict=True):
-        versions.append(_version_row(case_id, 1, "initial", True, (), report, receipt,
-                                     principal, moment))
-        d, r = _index_rows(uow, case_id, report)
-        drugs.extend(d)
-        reactions.extend(r)
+    for case_id, item in zip(ids, prepared, strict=True):
+        versions.append({**item.version, "case_id": case_id})
+        drugs.extend({**row, "case_id": case_id} for row in item.drugs)
+        reactions.extend({**row, "case_id": case_id} for row in item.reactions)
     uow.cases.insert_versions(versions)
-    uow.cases.insert_index(drugs, reactions)
-    return [Stored(i, r.worldwide_id, 1, "initial") for i, r in zip(ids, reports, strict=True)]
+    uow.cases.insert_index(_link_lots(uow, drugs), reactions)
+    return [Stored(i, p.worldwide_id, 1, "initial") for i, p in zip(ids, prepared, strict=True)]
 
 
 def _arrive(uow: UnitOfWork, principal: Principal, catalog: Catalog, report: CaseReport,
@@ -185,8 +234,8 @@ def _arrive(uow: UnitOfWork, principal: Principal, catalog: Catalog, report: Cas
     """A report for a case already held: the same report again, a follow-up or a
     nullification."""
     case = uow.cases.by_worldwide_id(report.worldwide_id)
-    if case is None:  # inserted earlier in this batch's own follow-ups? never: fresh first
-        return _insert_new(uow, principal, catalog, [report], receipt, rule)[0]
+    if case is None:  # never: a batch inserts its new cases before their follow-ups
+        raise Conflict(f"case {report.worldwide_id} vanished during the import")
     latest_row = uow.cases.version(case.id, case.version)
     assert latest_row is not None
     latest = CaseReport.model_validate_json(latest_row.payload)
@@ -211,11 +260,14 @@ def _arrive(uow: UnitOfWork, principal: Principal, catalog: Catalog, report: Cas
     if case.status != "external":
         values["status"] = after_follow_up(case.status)
         values["follow_up_pending"] = case.status == "medical_review"
-    uow.cases.insert_versions([_version_row(case.id, version, arrival.kind,
-                                            arrival.significant, arrival.changes, report,
-                                            receipt, principal, moment)])
-    drugs, reactions = _index_rows(uow, case.id, report)
-    uow.cases.replace_index(case.id, drugs, reactions)
+    uow.cases.insert_versions([{**_version_row(version, arrival.kind, arrival.significant,
+                                               arrival.changes, report, receipt,
+                                               principal.user_id or None, moment),
+                                "case_id": case.id}])
+    drugs, reactions = index_rows(report)
+    uow.cases.replace_index(
+        case.id, _link_lots(uow, [{**row, "case_id": case.id} for row in drugs]),
+        [{**row, "case_id": case.id} for row in reactions])
     uow.cases.update_case(case.id, values)
     if not receipt.external:
         audit.record(uow, principal, f"case.{arrival.kind}", "case", case.id,
@@ -246,28 +298,26 @@ def _case_row(report: CaseReport, j: Judgement, receipt: Receipt,
     return row
 
 
-def _version_row(case_id: int, version: int, kind: str, significant: bool,
-                 changes: Sequence[str], report: CaseReport, receipt: Receipt,
-                 principal: Principal, moment: Any) -> dict[str, Any]:
+def _version_row(version: int, kind: str, significant: bool, changes: Sequence[str],
+                 report: CaseReport, receipt: Receipt, recorded_by: int | None,
+                 moment: datetime) -> dict[str, Any]:
     payload = report.model_dump_json()
-    return {"case_id": case_id, "version": version, "kind": kind,
+    return {"version": version, "kind": kind,
             "significant": significant, "changes": "; ".join(changes) or None,
             "received_on": report.latest_received, "sha256": payload_hash(payload),
             "payload": payload, "source": receipt.source,
-            "recorded_at": moment,
-            "recorded_by_id": principal.user_id if principal.user_id else None}
+            "recorded_at": moment, "recorded_by_id": recorded_by}
 
 
-def _index_rows(uow: UnitOfWork, case_id: int, report: CaseReport
-                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    drugs: list[dict[str, Any]] = []
-    for drug in report.drugs:
-        for lot_number, lot_id in _lots(uow, drug):
-            drugs.append({"case_id": case_id, "drug_key": drug.id, "role": drug.role,
-                          "product_name": drug.product_name[:250],
-                          "ingredient_id": drug.ingredient_id, "product_id": drug.product_id,
-                          "lot_number": lot_number, "lot_id": lot_id})
-    reactions = [{"case_id": case_id, "reaction_key": r.id, "term": r.term[:250],
+def index_rows(report: CaseReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The drug rows (one per lot) and reaction rows of a version, without the case id;
+    a drug's lot is linked to a medsafe lot at insert (`_link_lots`)."""
+    drugs = [{"drug_key": drug.id, "role": drug.role, "product_name": drug.product_name[:250],
+              "ingredient_id": drug.ingredient_id, "product_id": drug.product_id,
+              "lot_number": lot_number, "lot_id": None}
+             for drug in report.drugs
+             for lot_number in _lot_numbers(drug)]
+    reactions = [{"reaction_key": r.id, "term": r.term[:250],
                   "code": r.coded.code if r.coded else None,
                   "terminology": r.coded.terminology if r.coded else None,
                   "terminology_version": r.coded.version if r.coded else None,
@@ -275,13 +325,20 @@ def _index_rows(uow: UnitOfWork, case_id: int, report: CaseReport
     return drugs, reactions
 
 
-def _lots(uow: UnitOfWork, drug: Drug) -> list[tuple[str | None, int | None]]:
-    """Each lot number of the drug with the medsafe lot it names, when the drug names a
-    medsafe product (a lot number alone is not unique across products)."""
-    if not drug.lot_numbers:
-        return [(None, None)]
-    found: dict[str, int] = {}
-    if drug.product_id is not None:
-        found = uow.products.lot_ids(drug.product_id, drug.lot_numbers)
-    return [(number[:60], found.get(number)) for number in drug.lot_numbers]
+def _lot_numbers(drug: Drug) -> list[str | None]:
+    """One index row per lot number, or one without a lot."""
+    return [n[:60] for n in drug.lot_numbers] or [None]
 
+
+def _link_lots(uow: UnitOfWork, drugs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Link each lot number to the medsafe lot it names, where the drug names a medsafe
+    product (a lot number alone is not unique across products)."""
+    wanted: dict[int, set[str]] = {}
+    for row in drugs:
+        if row["product_id"] is not None and row["lot_number"]:
+            wanted.setdefault(row["product_id"], set()).add(row["lot_number"])
+    found = {(product, number): lot for product, numbers in wanted.items()
+             for number, lot in uow.products.lot_ids(product, numbers).items()}
+    for row in drugs:
+        row["lot_id"] = found.get((row["product_id"], row["lot_number"]))
+    return drugs

@@ -13,11 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medsafe.bootstrap import Container
 from medsafe.cases import service
-from medsafe.cases.imports import ImportSummary, import_reports
-from medsafe.cases.intake import Source
-from medsafe.cases.model import CaseReport
+from medsafe.cases.imports import ImportSummary
+from medsafe.cases.parallel_import import ReaderSpec, import_folder
 from medsafe.cli.common import DatabaseUrlOption, DataDirOption, open_container
 from medsafe.cli.errors import reported_errors
 from medsafe.security.principal import SYSTEM
@@ -64,18 +62,18 @@ def import_faers(
     database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
 ) -> None:
     """Import the latest version of each case of a FAERS quarter (held for signal
-    detection, outside the workflow)."""
-    from medsafe.interop.faers.reader import read_deleted_ids, read_faers
+    detection, outside the workflow). Reading runs in a second process."""
+    from medsafe.interop.faers.reader import read_deleted_ids
 
     problems: list[str] = []
     with reported_errors():
         container = open_container(database_url, data_dir, migrate=True)
         gone = read_deleted_ids(deleted) if deleted else frozenset()
+        spec = ReaderSpec("faers", folder, gone, keep_going, max_problems)
         with _bytes_progress(f"reading {folder.name}") as progress:
-            reports = read_faers(folder, deleted_case_ids=gone, keep_going=keep_going,
-                                 max_problems=max_problems, on_progress=progress,
-                                 on_problem=lambda p: problems.append(f"{p.where}: {p.reason}"))
-            summary = _import(container, reports, "faers", str(folder), problems)
+            summary = import_folder(container.uow, SYSTEM, container.catalog, spec,
+                                    label=str(folder), on_problem=problems.append,
+                                    on_progress=progress)
     _print_summary(summary, problems)
 
 
@@ -86,24 +84,17 @@ def import_vaers(
     keep_going: KeepGoing = False, max_problems: MaxProblems = 100,
     database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
 ) -> None:
-    """Import a VAERS year (DATA, SYMPTOMS and VAX files), held for signal detection."""
-    from medsafe.interop.vaers import read_vaers
-
+    """Import a VAERS year (DATA, SYMPTOMS and VAX files), held for signal detection.
+    Reading runs in a second process."""
     problems: list[str] = []
     with reported_errors():
         container = open_container(database_url, data_dir, migrate=True)
+        spec = ReaderSpec("vaers", folder, frozenset(), keep_going, max_problems)
         with _bytes_progress(f"reading {folder.name}") as progress:
-            reports = read_vaers(folder, keep_going=keep_going, max_problems=max_problems,
-                                 on_progress=lambda done, total, _: progress(done, total),
-                                 on_problem=lambda p: problems.append(p.message))
-            summary = _import(container, reports, "vaers", str(folder), problems)
+            summary = import_folder(container.uow, SYSTEM, container.catalog, spec,
+                                    label=str(folder), on_problem=problems.append,
+                                    on_progress=progress)
     _print_summary(summary, problems)
-
-
-def _import(container: Container, reports: Iterator[CaseReport],
-            source: Source, label: str, problems: list[str]) -> ImportSummary:
-    return import_reports(container.uow, SYSTEM, container.catalog, reports, source=source,
-                          label=label, problems=lambda: len(problems))
 
 
 @app.command(name="list")
