@@ -14,7 +14,6 @@ from datetime import date
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from medsafe.cases import service
 from medsafe.cases.model import CaseReport, PatientInfo
@@ -22,9 +21,9 @@ from medsafe.cases.service import CaseSummary
 from medsafe.cases.terminology import LAY_LEXICON
 from tests.support.case_builder import case_report, reaction
 from tests.support.databases import KINDS
-from tests.support.world import PASSWORD, World, world_on
+from tests.support.web_client import csrf_of, log_in
+from tests.support.world import World, world_on
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 CASE_ID = re.compile(r'class="case-id">([A-Z]{2}-MEDSAFE-[0-9A-F]{16})<')
 
 
@@ -41,22 +40,8 @@ def app(world: World) -> FastAPI:
     return found
 
 
-def log_in(app: FastAPI, username: str) -> TestClient:
-    client = TestClient(app)
-    page = client.get("/login")
-    token = CSRF_FIELD.search(page.text)
-    assert token is not None
-    reply = client.post("/login", data={"username": username, "password": PASSWORD,
-                                        "csrf_token": token.group(1), "next": "/home"},
-                        follow_redirects=False)
-    assert reply.status_code == 303, reply.text
-    return client
 
 
-def csrf_of(client: TestClient) -> str:
-    found = CSRF_FIELD.search(client.get("/home").text)
-    assert found is not None
-    return found.group(1)
 
 
 def report(world: World, who: str, case: CaseReport) -> CaseSummary:

@@ -24,9 +24,9 @@ from medsafe.cases.model import CaseReport
 from medsafe.store.schema import CaseDuplicate
 from tests.support.case_builder import case_report, reaction
 from tests.support.databases import KINDS
-from tests.support.world import PASSWORD, World, world_on
+from tests.support.web_client import csrf_of, log_in
+from tests.support.world import World, world_on
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 LIST = "/cases/duplicates"
 EVIDENCE = {"age": 2.0, "sex": -3.2, "onset": 0.0, "drugs": 4.5, "reactions": 3.1,
             "dates": 0.0, "country": 0.4, "externally_indicated": 0.0}
@@ -45,21 +45,8 @@ def app(world: World) -> FastAPI:
     return found
 
 
-def log_in(app: FastAPI, username: str) -> TestClient:
-    client = TestClient(app)
-    token = CSRF_FIELD.search(client.get("/login").text)
-    assert token is not None
-    reply = client.post("/login", data={"username": username, "password": PASSWORD,
-                                        "csrf_token": token.group(1), "next": "/home"},
-                        follow_redirects=False)
-    assert reply.status_code == 303, reply.text
-    return client
 
 
-def csrf_of(client: TestClient) -> str:
-    found = CSRF_FIELD.search(client.get("/home").text)
-    assert found is not None
-    return found.group(1)
 
 
 def report(world: World, case: CaseReport) -> int:

@@ -5,7 +5,6 @@ regulator)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -26,12 +25,12 @@ from medsafe.store.schema import (
     PatientMedication,
     PatientObservation,
 )
+from tests.support.web_client import csrf_of, log_in, login_token
+from tests.support.world import PASSWORD
 
-PASSWORD = "correct horse battery"
 ANA = "PT-ANA0000001"  # dora-physician's patient, with multiple sclerosis, on oxycodone
 BEN = "PT-BEN0000002"  # nobody's patient here but the admin's and the regulator's
 ANA_EMAIL = "ana.example@example.org"
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def seed(container: Container) -> None:
@@ -95,27 +94,10 @@ def visitor(container: Container) -> Iterator[TestClient]:
         yield client
 
 
-def login_token(client: TestClient) -> str:
-    page = client.get("/login")
-    assert page.status_code == 200
-    found = CSRF_FIELD.search(page.text)
-    assert found is not None
-    return found.group(1)
 
 
-def log_in(app: FastAPI, username: str, password: str = PASSWORD) -> TestClient:
-    client = TestClient(app)
-    reply = client.post("/login", data={"username": username, "password": password,
-                                        "csrf_token": login_token(client), "next": "/home"},
-                        follow_redirects=False)
-    assert reply.status_code == 303, reply.text
-    return client
 
 
-def csrf_of(client: TestClient) -> str:
-    found = CSRF_FIELD.search(client.get("/home").text)
-    assert found is not None
-    return found.group(1)
 
 
 # -- public pages -------------------------------------------------------------------------------

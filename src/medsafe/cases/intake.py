@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -115,31 +116,13 @@ def store_reports(uow: UnitOfWork, principal: Principal, catalog: Catalog,
     """Store reports (without committing: the caller decides, so an import can be all or
     nothing). `keep`: remember each stored case in the tally (single intakes want it,
     bulk imports of 400,000 cases do not)."""
-    tally = ImportTally()
     rule = receipt.rule()
-    batch: list[CaseReport] = []
-    for report in reports:
-        batch.append(report)
-        if len(batch) >= BATCH:
-            _store_batch(uow, principal, catalog, batch, receipt, rule, tally, keep)
-            if on_batch:
-                on_batch(len(batch))
-            batch = []
-    if batch:
-        _store_batch(uow, principal, catalog, batch, receipt, rule, tally, keep)
-        if on_batch:
-            on_batch(len(batch))
-    return tally
-
-
-def _store_batch(uow: UnitOfWork, principal: Principal, catalog: Catalog,
-                 reports: Sequence[CaseReport], receipt: Receipt, rule: ClockRule,
-                 tally: ImportTally, keep: bool) -> None:
     moment = now()
     recorded_by = principal.user_id or None
-    prepared = [prepare(recognise_drugs(r, catalog), catalog, rule, receipt, recorded_by,
-                        moment) for r in reports]
-    _store_prepared_batch(uow, principal, catalog, prepared, receipt, rule, tally, keep)
+    prepared = (prepare(recognise_drugs(r, catalog), catalog, rule, receipt, recorded_by,
+                        moment) for r in reports)
+    return store_prepared(uow, principal, catalog, prepared, receipt, keep=keep,
+                          on_batch=on_batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,24 +153,24 @@ def prepare(report: CaseReport, catalog: Catalog, rule: ClockRule, receipt: Rece
 
 
 def store_prepared(uow: UnitOfWork, principal: Principal, catalog: Catalog,
-                   prepared: Iterable[Prepared], receipt: Receipt, *,
+                   prepared: Iterable[Prepared], receipt: Receipt, *, keep: bool = False,
                    on_batch: Callable[[int], None] | None = None) -> ImportTally:
-    """`store_reports` for reports prepared elsewhere (not committed)."""
+    """`store_reports` for reports already prepared (here or in another process), in
+    batches: each batch looks up which worldwide ids are held with one query."""
     tally = ImportTally()
     rule = receipt.rule()
-    batch: list[Prepared] = []
-    for item in prepared:
-        batch.append(item)
-        if len(batch) >= BATCH:
-            _store_prepared_batch(uow, principal, catalog, batch, receipt, rule, tally, False)
-            if on_batch:
-                on_batch(len(batch))
-            batch = []
-    if batch:
-        _store_prepared_batch(uow, principal, catalog, batch, receipt, rule, tally, False)
+    for batch in _batches(prepared):
+        _store_prepared_batch(uow, principal, catalog, batch, receipt, rule, tally, keep)
         if on_batch:
             on_batch(len(batch))
     return tally
+
+
+def _batches(items: Iterable[Prepared]) -> Iterator[tuple[Prepared, ...]]:
+    """Tuples of up to BATCH items (`itertools.batched` arrives only in Python 3.12)."""
+    iterator = iter(items)
+    while batch := tuple(itertools.islice(iterator, BATCH)):
+        yield batch
 
 
 def _store_prepared_batch(uow: UnitOfWork, principal: Principal, catalog: Catalog,

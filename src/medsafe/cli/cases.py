@@ -65,16 +65,10 @@ def import_faers(
     detection, outside the workflow). Reading runs in a second process."""
     from medsafe.interop.faers.reader import read_deleted_ids
 
-    problems: list[str] = []
     with reported_errors():
-        container = open_container(database_url, data_dir, migrate=True)
         gone = read_deleted_ids(deleted) if deleted else frozenset()
-        spec = ReaderSpec("faers", folder, gone, keep_going, max_problems)
-        with _bytes_progress(f"reading {folder.name}") as progress:
-            summary = import_folder(container.uow, SYSTEM, container.catalog, spec,
-                                    label=str(folder), on_problem=problems.append,
-                                    on_progress=progress)
-    _print_summary(summary, problems)
+    _import(ReaderSpec("faers", folder, gone, keep_going, max_problems), database_url,
+            data_dir)
 
 
 @app.command(name="import-vaers")
@@ -86,13 +80,18 @@ def import_vaers(
 ) -> None:
     """Import a VAERS year (DATA, SYMPTOMS and VAX files), held for signal detection.
     Reading runs in a second process."""
+    _import(ReaderSpec("vaers", folder, frozenset(), keep_going, max_problems), database_url,
+            data_dir)
+
+
+def _import(spec: ReaderSpec, database_url: str | None, data_dir: Path | None) -> None:
+    """One folder, in one transaction, with a progress bar and the skipped rows listed."""
     problems: list[str] = []
     with reported_errors():
         container = open_container(database_url, data_dir, migrate=True)
-        spec = ReaderSpec("vaers", folder, frozenset(), keep_going, max_problems)
-        with _bytes_progress(f"reading {folder.name}") as progress:
+        with _bytes_progress(f"reading {spec.folder.name}") as progress:
             summary = import_folder(container.uow, SYSTEM, container.catalog, spec,
-                                    label=str(folder), on_problem=problems.append,
+                                    label=str(spec.folder), on_problem=problems.append,
                                     on_progress=progress)
     _print_summary(summary, problems)
 
