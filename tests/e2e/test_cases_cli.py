@@ -1,23 +1,21 @@
 """`medsafe cases import-faers|import-vaers|list|show` as a user runs them, on the real
-FAERS and VAERS samples: counts, idempotent re-imports, all-or-nothing on a malformed
-file, and --keep-going."""
+FAERS and VAERS samples shipped in data/reports: counts, idempotent re-imports,
+all-or-nothing on a malformed file, and --keep-going."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from tests.e2e.test_cli import medsafe
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-FAERS = SHARED / "faers" / "ascii-samples" / "faers_ascii_2017q2"
-AERS = SHARED / "faers" / "ascii-samples" / "aers_ascii_2004q1"
-VAERS = SHARED / "vaers-1999"
-
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data")
+# The real files the project ships (data/reports/SOURCE.md), so these run on any clone.
+REPORTS = Path(__file__).resolve().parents[2] / "data" / "reports"
+FAERS = REPORTS / "faers" / "faers_ascii_2017q2"
+AERS = REPORTS / "faers" / "aers_ascii_2004q1"
+VAERS = REPORTS / "vaers-1999"
 
 
 def cases_in(data_dir: Path) -> int:
@@ -36,7 +34,6 @@ def distinct_case_ids(demo: Path, column: str) -> int:
     return len({line.split("$")[position] for line in lines[1:] if line})
 
 
-@needs_shared
 def test_faers_quarter_imports_once_and_a_second_import_adds_nothing(tmp_path: Path) -> None:
     first = medsafe("cases", "import-faers", str(FAERS), "--data-dir", str(tmp_path))
     assert first.returncode == 0, first.stderr
@@ -48,7 +45,6 @@ def test_faers_quarter_imports_once_and_a_second_import_adds_nothing(tmp_path: P
     assert cases_in(tmp_path) == expected
 
 
-@needs_shared
 def test_legacy_aers_and_vaers_import_into_the_external_queue(tmp_path: Path) -> None:
     assert medsafe("cases", "import-faers", str(AERS), "--data-dir",
                    str(tmp_path)).returncode == 0
@@ -64,7 +60,6 @@ def test_legacy_aers_and_vaers_import_into_the_external_queue(tmp_path: Path) ->
     assert "Guillain-Barre syndrome" in shown.stdout
 
 
-@needs_shared
 def test_malformed_row_fails_the_whole_file_unless_keep_going(tmp_path: Path) -> None:
     quarter = tmp_path / "quarter"
     shutil.copytree(FAERS, quarter)
