@@ -30,7 +30,7 @@ from medsafe.config import Settings
 from medsafe.interop.faers.reader import FaersReader
 from medsafe.security.principal import SYSTEM
 
-E2B = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2b-examples"
+E2B = Path(__file__).resolve().parents[1] / "data" / "reports" / "e2b-examples"
 
 
 def peak_rss_mib() -> float:
@@ -72,7 +72,7 @@ def faers(reports: int, work: Path, *, parallel: bool) -> None:
 
 def e2b(work: Path, repeats: int = 20) -> None:
     if not E2B.exists():
-        print("E2B: skipped, needs ../shared/data/e2b-examples")
+        print("E2B: skipped, needs data/reports/e2b-examples")
         return
     from medsafe.interop.e2b.reader import read_e2b
 

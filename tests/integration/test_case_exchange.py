@@ -17,11 +17,12 @@ from medsafe.interop.e2b.validation import Problem
 from medsafe.security.principal import SYSTEM
 from tests.support.case_builder import case_report
 from tests.support.databases import KINDS
+from tests.support.shipped import E2B_EXAMPLES
 from tests.support.world import World, world_on
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "e2b-examples"
+EXAMPLES = E2B_EXAMPLES
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(),
-                                reason="needs ../shared/data/e2b-examples")
+                                reason="needs data/reports/e2b-examples")
 
 
 @pytest.fixture(params=KINDS)

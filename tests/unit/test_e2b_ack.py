@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -26,8 +25,9 @@ from medsafe.interop.e2b.ack import (
 from medsafe.interop.e2b.hl7 import NS
 from medsafe.interop.e2b.reader import E2bMessage
 from medsafe.interop.e2b.validation import Problem, validate_batch
+from tests.support.shipped import E2B_EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "e2b-examples"
+SHARED = E2B_EXAMPLES
 CREATED = datetime(2024, 6, 2, 8, 0, tzinfo=UTC)
 EDT = timezone(timedelta(hours=-4))
 
@@ -35,7 +35,7 @@ EDT = timezone(timedelta(hours=-4))
 def fda_ack(name: str) -> bytes:
     path = SHARED / name
     if not path.exists():
-        pytest.skip(f"needs ../shared/data/e2b-examples/{name}")
+        pytest.skip(f"needs data/reports/e2b-examples/{name}")
     return path.read_bytes()
 
 

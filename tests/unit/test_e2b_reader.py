@@ -6,7 +6,6 @@ import csv
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -25,15 +24,16 @@ from medsafe.interop.e2b.hl7 import date_to_ts, parse_number, partial_date_to_ts
 from medsafe.interop.e2b.reader import E2bMessage, read_e2b
 from medsafe.interop.e2b.validation import ELEMENTS_FILE
 from medsafe.interop.e2b.writer import write_e2b
+from tests.support.shipped import E2B_EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "e2b-examples"
+SHARED = E2B_EXAMPLES
 SCENARIOS = ("FAERS2022Scenario1.xml", "FAERS2022Scenario2.xml", "FAERS2022Scenario3.xml")
 
 
 def fda_file(name: str) -> bytes:
     path = SHARED / name
     if not path.exists():
-        pytest.skip(f"needs ../shared/data/e2b-examples/{name}")
+        pytest.skip(f"needs data/reports/e2b-examples/{name}")
     return path.read_bytes()
 
 

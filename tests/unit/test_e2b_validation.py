@@ -30,8 +30,9 @@ from medsafe.interop.e2b.validation import (
     validate_batch,
     validate_message,
 )
+from tests.support.shipped import E2B_EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "e2b-examples"
+SHARED = E2B_EXAMPLES
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "e2b.md"
 TODAY = date(2024, 6, 1)
 STAMP = datetime(2024, 4, 2, 12, 0, tzinfo=UTC)
@@ -233,6 +234,6 @@ def test_partial_dates_are_compared_at_their_precision() -> None:
 def test_fda_examples_break_no_implemented_rule(name: str) -> None:
     path = SHARED / name
     if not path.exists():
-        pytest.skip(f"needs ../shared/data/e2b-examples/{name}")
+        pytest.skip(f"needs data/reports/e2b-examples/{name}")
     messages = read_e2b(path.read_bytes(), source_name=name)
     assert validate_batch(messages, today=TODAY) == [()]

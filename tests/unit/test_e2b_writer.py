@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,9 @@ from medsafe.interop.e2b.hl7 import NS
 from medsafe.interop.e2b.reader import E2bMessage, read_e2b
 from medsafe.interop.e2b.writer import write_e2b
 from tests.support.case_builder import case_report
+from tests.support.shipped import E2B_EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "e2b-examples"
+SHARED = E2B_EXAMPLES
 SCENARIOS = ("FAERS2022Scenario1.xml", "FAERS2022Scenario2.xml", "FAERS2022Scenario3.xml")
 CREATED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
@@ -36,7 +36,7 @@ CREATED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 def original(name: str) -> E2bMessage:
     path = SHARED / name
     if not path.exists():
-        pytest.skip(f"needs ../shared/data/e2b-examples/{name}")
+        pytest.skip(f"needs data/reports/e2b-examples/{name}")
     [message] = read_e2b(path.read_bytes(), source_name=name)
     return message
 

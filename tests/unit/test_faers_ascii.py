@@ -25,9 +25,9 @@ from medsafe.interop.faers import (
     read_deleted_ids,
     read_faers,
 )
+from tests.support.shipped import FAERS_SAMPLES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-SAMPLES = SHARED / "faers" / "ascii-samples"
+SAMPLES = FAERS_SAMPLES
 AERS_2004Q1 = SAMPLES / "aers_ascii_2004q1" / "ascii"
 FAERS_2017Q2 = SAMPLES / "faers_ascii_2017q2" / "ascii"
 
@@ -72,7 +72,7 @@ AERS_HEADERS = {
 
 def needs(folder: Path) -> Path:
     if not folder.is_dir():
-        pytest.skip(f"needs ../shared/data/faers/ascii-samples/{folder.parent.name}")
+        pytest.skip(f"needs data/reports/faers/{folder.parent.name}")
     return folder
 
 

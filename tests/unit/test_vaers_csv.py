@@ -1,4 +1,4 @@
-"""The VAERS CSV adapter: the real 1999 files (../shared/data/vaers-1999) and small
+"""The VAERS CSV adapter: the real 1999 files (data/reports/vaers-1999) and small
 malformed folders written in tmp_path."""
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from medsafe.cases.model import CaseReport
 from medsafe.cases.rules import validity_problems
 from medsafe.errors import Invalid
 from medsafe.interop.vaers import TERMINOLOGY, read_vaers
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-VAERS_1999 = SHARED / "vaers-1999"
+from tests.support.shipped import VAERS_1999
 
 DATA_HEADER = ("VAERS_ID,RECVDATE,STATE,AGE_YRS,CAGE_YR,CAGE_MO,SEX,RPT_DATE,SYMPTOM_TEXT,"
                "DIED,DATEDIED,L_THREAT,ER_VISIT,HOSPITAL,HOSPDAYS,X_STAY,DISABLE,RECOVD,"
@@ -30,7 +28,7 @@ SYMPTOM_HEADER = ("VAERS_ID,SYMPTOM1,SYMPTOMVERSION1,SYMPTOM2,SYMPTOMVERSION2,SY
 @pytest.fixture(scope="module")
 def vaers_1999() -> list[CaseReport]:
     if not (VAERS_1999 / "1999VAERSDATA.csv").exists():
-        pytest.skip("needs ../shared/data/vaers-1999")
+        pytest.skip("needs data/reports/vaers-1999")
     return list(read_vaers(VAERS_1999))
 
 
@@ -143,7 +141,7 @@ def test_public_vaers_reporter_is_known_to_vaers_but_withheld(
 
 def test_progress_reaches_the_total_size_of_the_three_files() -> None:
     if not VAERS_1999.exists():
-        pytest.skip("needs ../shared/data/vaers-1999")
+        pytest.skip("needs data/reports/vaers-1999")
     calls: list[tuple[int, int, str]] = []
     for _ in read_vaers(VAERS_1999, on_progress=lambda d, t, w: calls.append((d, t, w))):
         pass
