@@ -24,6 +24,7 @@ from pathlib import Path
 
 from benchmarks.faers_quarter import write_synthetic_quarter
 from medsafe.bootstrap import bootstrap
+from medsafe.cases.exchange import receive_e2b
 from medsafe.cases.imports import import_reports
 from medsafe.cases.parallel_import import ReaderSpec, import_folder
 from medsafe.config import Settings
@@ -87,6 +88,27 @@ def e2b(work: Path, repeats: int = 20) -> None:
     per_file = statistics.median(timings) / len(files)
     print(f"E2B(R3) parse and map: median {per_file * 1000:.1f} ms per file "
           f"({1 / per_file:,.0f} files/s; files of {sum(map(len, data)) // len(data):,} bytes)")
+    e2b_into_store(work, data[0])
+
+
+def e2b_into_store(work: Path, example: bytes, files: int = 300) -> None:
+    """The whole intake of one file: read, check against FDA's rules, store as a new case
+    (each copy gets a worldwide id of its own), acknowledge; one transaction per file."""
+    database = work / "e2b.db"
+    database.unlink(missing_ok=True)
+    container = bootstrap(Settings(environment="test", data_dir=work,
+                                   database_url=f"sqlite:///{database}"), migrate=True)
+    original = b'extension="US-APHARMA-8744554B"'
+    assert original in example
+    copies = [example.replace(original, f'extension="US-BENCH-{n:06d}"'.encode())
+              for n in range(files)]
+    started = time.perf_counter()
+    for n, blob in enumerate(copies):
+        receive_e2b(container.uow, SYSTEM, container.catalog, blob, name=f"{n}.xml")
+    seconds = time.perf_counter() - started
+    print(f"E2B(R3) intake into SQLite (read, FDA rules, store, acknowledge): {files} files "
+          f"in {seconds:.1f} s = {files / seconds:,.0f} files/s")
+    container.engine.dispose()
 
 
 def main() -> None:
