@@ -76,3 +76,25 @@ def test_malformed_row_fails_the_whole_file_unless_keep_going(tmp_path: Path) ->
     assert kept.returncode == 0, kept.stderr
     assert "1 malformed rows skipped" in kept.stderr
     assert cases_in(tmp_path / "b") > 0
+
+
+def test_e2b_files_import_with_acknowledgements_and_list_in_a_line_listing(
+        tmp_path: Path) -> None:
+    files = sorted(str(p) for p in (REPORTS / "e2b-examples").glob("FAERS2022Scenario*.xml"))
+    imported = medsafe("cases", "import-e2b", *files, "--ack-dir", str(tmp_path / "acks"),
+                       "--data-dir", str(tmp_path))
+    assert imported.returncode == 0, imported.stderr
+    assert "1 new cases" in imported.stdout
+    assert len(list((tmp_path / "acks").glob("*.ack"))) == 3
+    listing = medsafe("cases", "line-listing", "--from", "2022-01-01", "--to", "2022-12-31",
+                      "--data-dir", str(tmp_path))
+    assert listing.returncode == 0, listing.stderr
+    header, *rows = listing.stdout.splitlines()
+    assert header.startswith("case_id,worldwide_id,version")
+    assert len(rows) == 1
+    assert ",US-APHARMA-8744554B,3," in rows[0]  # one case, its third version
+    exported = medsafe("cases", "export-e2b", "US-APHARMA-8744554B", "--data-dir",
+                       str(tmp_path))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.startswith("<?xml")
+    assert "US-APHARMA-8744554B" in exported.stdout

@@ -278,3 +278,31 @@ def decide_duplicate(
             decided = decide(uow, SYSTEM, container.catalog, pair, confirm=confirm,
                              reason=reason)
     console.print(f"pair {decided.id}: {decided.status}")
+
+
+@app.command(name="line-listing")
+def line_listing_command(
+    start: Annotated[str, typer.Option("--from", help="first day received, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="last day received, YYYY-MM-DD")],
+    ingredient: Annotated[str | None, typer.Option(help="an ingredient id, e.g. baclofen")]
+    = None,
+    product: Annotated[int | None, typer.Option(min=1, help="a medsafe product id")] = None,
+    database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """A periodic line listing (CSV on standard output) of the cases about an ingredient
+    or product first received in the period."""
+    from datetime import date
+
+    from medsafe.cases.listing import line_listing
+    from medsafe.errors import Invalid
+
+    with reported_errors():
+        try:
+            first, last = date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError as error:
+            raise Invalid(f"{error}; expected YYYY-MM-DD", where="--from/--to") from None
+        container = open_container(database_url, data_dir)
+        with container.uow() as uow:
+            text = line_listing(uow, SYSTEM, start=first, end=last, ingredient_id=ingredient,
+                                product_id=product)
+    typer.echo(text, nl=False)
