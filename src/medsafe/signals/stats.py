@@ -1,0 +1,165 @@
+"""Disproportionality statistics for drug-event pairs, vectorised over NumPy arrays
+(pure: no I/O).
+
+Every function takes, per pair, the observed count N (reports with both the drug and the
+event), the drug's and the event's report counts and the total, or the expected count
+E, and returns arrays. The formulas are those of the anchors, as summarised in
+../shared/reference/signal-detection.md §1:
+
+- PRR (Evans 2001) with the 95% interval of its logarithm, SE = sqrt(1/a - 1/(a+b) +
+  1/c - 1/(c+d)) (PhViD `R/PRR.R`), and Pearson's chi-square with Yates' continuity
+  correction as R's `chisq.test(correct = TRUE)` computes it (the correction is capped
+  at |ad - bc|/N, so it never overshoots);
+- ROR = ad/(bc) with the 95% interval exp(ln ROR ± 1.96 sqrt(1/a + 1/b + 1/c + 1/d)),
+  no continuity correction (PhViD `R/ROR.R`);
+- IC with the shrinkage of Norén, Hopstadius & Bate 2013 (Stat Methods Med Res 22:57):
+  IC = log2((N + 0.5) / (E + 0.5)), and IC025 / IC975 the exact 2.5% / 97.5% quantiles of
+  log2 of a Gamma(shape N + 0.5, rate E + 0.5) variable;
+- EBGM (DuMouchel 1999): with the two-component gamma prior, the posterior of the
+  relative reporting rate is a mixture of Gamma(alpha_i + N, beta_i + E), weighted by
+  Q_N = P f1(N) / (P f1(N) + (1 - P) f2(N)) with f_i the negative binomial marginals;
+  EBGM = exp(E[log lambda | N]) and EB05 / EB95 the mixture's 5% / 95% quantiles (openEBGM
+  `R/f_posteriorCalcs.R`). openEBGM rounds these to 2 decimals and finds the quantiles by
+  bisection to within 0.005; medsafe reports them unrounded, to 1e-9.
+
+Zero cells follow the anchors: a ratio with a zero denominator is +inf, and an interval
+that cannot be formed is NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import special, stats
+
+Array = NDArray[np.float64]
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+QUANTILE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """The two-component gamma prior (shape, rate) of DuMouchel's GPS model."""
+
+    alpha1: float
+    beta1: float
+    alpha2: float
+    beta2: float
+    p: float
+
+
+@dataclass(frozen=True, slots=True)
+class TwoByTwo:
+    """Per pair: a = N, b = drug's other reports, c = event's other reports, d = rest."""
+
+    a: Array
+    b: Array
+    c: Array
+    d: Array
+
+    @classmethod
+    def of(cls, n: ArrayLike, n_drug: ArrayLike, n_event: ArrayLike,
+           n_total: ArrayLike) -> TwoByTwo:
+        a = np.asarray(n, dtype=np.float64)
+        b = np.asarray(n_drug, dtype=np.float64) - a
+        c = np.asarray(n_event, dtype=np.float64) - a
+        d = np.asarray(n_total, dtype=np.float64) - a - b - c
+        return cls(a, b, c, d)
+
+
+def expected(n_drug: ArrayLike, n_event: ArrayLike, n_total: ArrayLike) -> Array:
+    """E = n_drug * n_event / n_total, counts being distinct reports (openEBGM)."""
+    return (np.asarray(n_drug, dtype=np.float64) * np.asarray(n_event, dtype=np.float64)
+            / np.asarray(n_total, dtype=np.float64))
+
+
+def prr(t: TwoByTwo) -> tuple[Array, Array, Array, Array]:
+    """PRR, its 95% interval, and Yates' chi-square."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (t.a / (t.a + t.b)) / (t.c / (t.c + t.d))
+        se = np.sqrt(1 / t.a - 1 / (t.a + t.b) + 1 / t.c - 1 / (t.c + t.d))
+        lo, hi = _interval(ratio, se)
+    return ratio, lo, hi, yates_chi2(t)
+
+
+def yates_chi2(t: TwoByTwo) -> Array:
+    n = t.a + t.b + t.c + t.d
+    difference = np.abs(t.a * t.d - t.b * t.c)
+    corrected = difference - np.minimum(n / 2, difference)
+    margins = (t.a + t.b) * (t.c + t.d) * (t.a + t.c) * (t.b + t.d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(n * corrected**2 / margins, dtype=np.float64)
+
+
+def ror(t: TwoByTwo) -> tuple[Array, Array, Array]:
+    """ROR and its 95% interval."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (t.a * t.d) / (t.b * t.c)
+        se = np.sqrt(1 / t.a + 1 / t.b + 1 / t.c + 1 / t.d)
+        lo, hi = _interval(ratio, se)
+    return ratio, lo, hi
+
+
+def _interval(ratio: Array, se: Array) -> tuple[Array, Array]:
+    finite = np.isfinite(se) & np.isfinite(ratio) & (ratio > 0)
+    log = np.where(finite, np.log(np.where(finite, ratio, 1.0)), np.nan)
+    lo = np.where(finite, np.exp(log - Z95 * se), np.nan)
+    hi = np.where(finite, np.exp(log + Z95 * se), np.nan)
+    return lo, hi
+
+
+def ic(n: ArrayLike, e: ArrayLike) -> tuple[Array, Array, Array]:
+    """IC with Norén 2013 shrinkage, and its exact 95% limits."""
+    shape = np.asarray(n, dtype=np.float64) + 0.5
+    rate = np.asarray(e, dtype=np.float64) + 0.5
+    value = np.log2(shape / rate)
+    lower = np.log2(stats.gamma.ppf(0.025, shape, scale=1 / rate))
+    upper = np.log2(stats.gamma.ppf(0.975, shape, scale=1 / rate))
+    return value, lower, upper
+
+
+def posterior_weight(n: ArrayLike, e: ArrayLike, prior: Prior) -> Array:
+    """Q_N: the posterior probability of the first prior component."""
+    count = np.asarray(n, dtype=np.float64)
+    expect = np.asarray(e, dtype=np.float64)
+    log1 = stats.nbinom.logpmf(count, prior.alpha1, prior.beta1 / (prior.beta1 + expect))
+    log2 = stats.nbinom.logpmf(count, prior.alpha2, prior.beta2 / (prior.beta2 + expect))
+    one = np.log(prior.p) + log1
+    two = np.log1p(-prior.p) + log2
+    return np.asarray(np.exp(one - np.logaddexp(one, two)), dtype=np.float64)
+
+
+def ebgm(n: ArrayLike, e: ArrayLike, prior: Prior) -> tuple[Array, Array, Array]:
+    """EBGM, EB05 and EB95 under `prior`."""
+    count = np.asarray(n, dtype=np.float64)
+    expect = np.asarray(e, dtype=np.float64)
+    q = posterior_weight(count, expect, prior)
+    shape1, rate1 = prior.alpha1 + count, prior.beta1 + expect
+    shape2, rate2 = prior.alpha2 + count, prior.beta2 + expect
+    log_mean = (q * (special.digamma(shape1) - np.log(rate1))
+                + (1 - q) * (special.digamma(shape2) - np.log(rate2)))
+    components = (q, shape1, rate1, shape2, rate2)
+    return (np.exp(log_mean), mixture_quantile(0.05, *components),
+            mixture_quantile(0.95, *components))
+
+
+def mixture_quantile(p: float, q: Array, shape1: Array, rate1: Array, shape2: Array,
+                     rate2: Array) -> Array:
+    """The p-quantile of q·Gamma(shape1, rate1) + (1-q)·Gamma(shape2, rate2), by
+    vectorised bisection between the two components' own quantiles (the mixture's lies
+    between them), to QUANTILE_TOLERANCE relative."""
+    first = stats.gamma.ppf(p, shape1, scale=1 / rate1)
+    second = stats.gamma.ppf(p, shape2, scale=1 / rate2)
+    low, high = np.minimum(first, second), np.maximum(first, second)
+    for _ in range(200):
+        middle = (low + high) / 2
+        cdf = (q * stats.gamma.cdf(middle, shape1, scale=1 / rate1)
+               + (1 - q) * stats.gamma.cdf(middle, shape2, scale=1 / rate2))
+        below = cdf < p
+        low = np.where(below, middle, low)
+        high = np.where(below, high, middle)
+        if np.all(high - low <= QUANTILE_TOLERANCE * np.maximum(high, 1e-300)):
+            break
+    return np.asarray((low + high) / 2, dtype=np.float64)

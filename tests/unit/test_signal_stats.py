@@ -1,0 +1,125 @@
+"""Disproportionality statistics: openEBGM's published CAERS check value, and each
+statistic against an independent computation (SciPy's own tests, root finding, or the
+published approximations)."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from medsafe.signals.stats import (
+    Prior,
+    TwoByTwo,
+    ebgm,
+    expected,
+    ic,
+    mixture_quantile,
+    prr,
+    ror,
+)
+
+CAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "caers-openebgm" / "caers.csv"
+# openEBGM vignette 04's hyperparameters (caers-openebgm/SOURCE.md).
+VIGNETTE_PRIOR = Prior(3.25379356, 0.39988854, 2.02612692, 1.90807970, 0.06534557)
+
+
+def test_caers_reproduces_openebgms_published_example() -> None:
+    if not CAERS.exists():
+        pytest.skip("needs ../shared/data/caers-openebgm/caers.csv")
+    reports: set[str] = set()
+    by_drug: dict[str, set[str]] = defaultdict(set)
+    by_event: dict[str, set[str]] = defaultdict(set)
+    by_pair: dict[tuple[str, str], set[str]] = defaultdict(set)
+    with CAERS.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            reports.add(row["id"])
+            by_drug[row["var1"]].add(row["id"])
+            by_event[row["var2"]].add(row["id"])
+            by_pair[row["var1"], row["var2"]].add(row["id"])
+    drug, event = "REUMOFAN PLUS", "WEIGHT INCREASED"
+    n = len(by_pair[drug, event])
+    e = expected(len(by_drug[drug]), len(by_event[event]), len(reports))
+    assert n == 16
+    assert float(e) == pytest.approx(0.40643623, abs=1e-8)
+    score, eb05, eb95 = ebgm(n, e, VIGNETTE_PRIOR)
+    # openEBGM rounds to 2 decimals and bisects quantiles to within 0.005.
+    assert float(score) == pytest.approx(23.26, abs=0.01)
+    assert float(eb05) == pytest.approx(15.68, abs=0.01)
+    assert float(eb95) == pytest.approx(33.48, abs=0.01)
+
+
+def test_prr_and_ror_follow_their_definitions() -> None:
+    table = TwoByTwo.of(n=[10], n_drug=[100], n_event=[30], n_total=[1000])
+    ratio, lo, hi, chi2 = prr(table)
+    assert ratio[0] == pytest.approx((10 / 100) / (20 / 900))
+    assert lo[0] < ratio[0] < hi[0]
+    assert np.sqrt(lo[0] * hi[0]) == pytest.approx(ratio[0])  # symmetric on the log scale
+    odds, olo, ohi = ror(table)
+    assert odds[0] == pytest.approx(10 * 880 / (90 * 20))
+    assert np.sqrt(olo[0] * ohi[0]) == pytest.approx(odds[0])
+    expected_chi2 = stats.chi2_contingency([[10, 90], [20, 880]], correction=True)[0]
+    assert chi2[0] == pytest.approx(expected_chi2)
+
+
+@pytest.mark.parametrize("cells", [[1, 0, 3, 996], [3, 7, 0, 990], [5, 2, 4, 1]])
+def test_yates_chi_square_matches_scipy_even_when_the_correction_is_capped(
+        cells: list[int]) -> None:
+    a, b, c, d = cells
+    table = TwoByTwo.of(n=[a], n_drug=[a + b], n_event=[a + c], n_total=[a + b + c + d])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reference = stats.chi2_contingency([[a, b], [c, d]], correction=True)[0]
+    assert prr(table)[3][0] == pytest.approx(reference, nan_ok=True)
+
+
+def test_zero_cells_give_infinite_ratios_and_no_interval() -> None:
+    table = TwoByTwo.of(n=[4], n_drug=[10], n_event=[4], n_total=[100])  # c = 0
+    ratio, lo, hi, _ = prr(table)
+    assert np.isinf(ratio[0])
+    assert np.isnan(lo[0])
+    assert np.isnan(hi[0])
+
+
+@pytest.mark.parametrize(("n", "e"), [(1, 0.1), (3, 0.5), (10, 2.0), (50, 40.0), (500, 20.0)])
+def test_ic_limits_agree_with_norens_published_approximation(n: int, e: float) -> None:
+    value, lower, upper = ic([n], [e])
+    shrunk = n + 0.5
+    assert value[0] == pytest.approx(np.log2(shrunk / (e + 0.5)))
+    # Norén et al. 2013's closed-form approximations of the exact gamma limits.
+    assert lower[0] == pytest.approx(value[0] - 3.3 * shrunk**-0.5 - 2 * shrunk**-1.5,
+                                     abs=0.15)
+    assert upper[0] == pytest.approx(value[0] + 2.4 * shrunk**-0.5 - 0.5 * shrunk**-1.5,
+                                     abs=0.15)
+
+
+def test_mixture_quantiles_match_root_finding() -> None:
+    rng = np.random.default_rng(7)
+    q = rng.uniform(0, 1, 40)
+    shape1, rate1 = rng.uniform(0.2, 30, 40), rng.uniform(0.1, 20, 40)
+    shape2, rate2 = rng.uniform(0.2, 30, 40), rng.uniform(0.1, 20, 40)
+    for p in (0.05, 0.95):
+        found = mixture_quantile(p, q, shape1, rate1, shape2, rate2)
+        for i in range(40):
+            def cdf(x: float, i: int = i, p: float = p) -> float:
+                return float(q[i] * stats.gamma.cdf(x, shape1[i], scale=1 / rate1[i])
+                             + (1 - q[i]) * stats.gamma.cdf(x, shape2[i], scale=1 / rate2[i])
+                             - p)
+
+            root = optimize.brentq(cdf, 1e-12, 1e4, xtol=1e-14, rtol=1e-12)
+            assert found[i] == pytest.approx(root, rel=1e-7)
+
+
+def test_ebgm_grows_with_the_observed_count_and_shrinks_small_counts() -> None:
+    counts = np.array([1, 2, 5, 20, 100])
+    score, eb05, eb95 = ebgm(counts, np.full(5, 1.0), VIGNETTE_PRIOR)
+    assert np.all(np.diff(score) > 0)
+    assert np.all(eb05 < score)
+    assert np.all(score < eb95)
+    # One report where 0.01 were expected is a raw ratio of 100; the prior pulls it down.
+    single, single05, _ = ebgm([1], [0.01], VIGNETTE_PRIOR)
+    assert single[0] < 100 / 4
+    assert single05[0] < 2  # not a signal by EB05 >= 2
