@@ -1,0 +1,192 @@
+"""Fitting the GPS prior (DuMouchel 1999) by maximum likelihood (pure).
+
+The marginal count of a cell is a mixture of two negative binomials,
+P·NB(alpha1, beta1/(beta1 + E)) + (1 - P)·NB(alpha2, beta2/(beta2 + E)), and only cells
+with N >= N* are used, each component truncated separately at N* (openEBGM
+`R/f_likelihoodEqs.R`, `negLL`; PhViD 1.0.8's correction), N* = 1 by default.
+
+How the fit avoids the peers' failures (../shared/reference/signal-detection.md §7):
+- parameters are optimised on a bounded scale (log alpha, log beta, logit P with
+  alpha, beta in [1e-4, 1e3] and P in [1e-6, 1 - 1e-6]), so a run that drifts towards
+  alpha1 -> 0 stops at a bound, and the result says so, instead of failing;
+- several starting points (openEBGM's vignette starts and DuMouchel's), each with L-BFGS-B
+  and, if that does not converge, Nelder-Mead from where it stopped;
+- the best fit is accepted when at least `min_agree` other starts reach a log-likelihood
+  within `ll_tolerance` of it. Parameters may still differ between such starts when the
+  likelihood is flat (CAERS is flat in alpha1): the result reports the parameter spread;
+- a fit in which no start converges, or too few agree, raises `FitFailed`, never
+  returns silently.
+
+The log-likelihood reported is that of the full data, truncated at N*. Data squashing
+for very large tables (openEBGM `autoSquash`) is not built yet: every cell is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, special
+
+from medsafe.errors import MedsafeError
+from medsafe.signals.stats import Prior
+
+Array = NDArray[np.float64]
+BOUNDS_SHAPE_RATE = (1e-4, 1e3)
+BOUNDS_P = (1e-6, 1 - 1e-6)
+STARTS: tuple[Prior, ...] = (
+    # openEBGM's vignette starts, then DuMouchel's prior as PhViD uses it.
+    Prior(0.2, 0.1, 2, 4, 1 / 3), Prior(0.1, 0.1, 10, 10, 0.2), Prior(0.3, 0.5, 6, 6, 0.5),
+    Prior(0.5, 0.3, 12, 12, 0.8), Prior(0.2, 0.2, 5, 5, 0.4), Prior(0.2, 0.06, 1.4, 1.8, 0.1),
+)
+
+
+class FitFailed(MedsafeError):
+    """The prior could not be fitted: no start converged, or too few agreed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    start: Prior
+    prior: Prior
+    loglik: float
+    converged: bool
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class FittedPrior:
+    prior: Prior
+    loglik: float  # full data, truncated at n_star
+    converged: bool
+    n_star: int
+    agreeing: int  # other starts within ll_tolerance of the best
+    at_bound: tuple[str, ...]  # parameters that ended on a bound
+    notes: tuple[str, ...]
+    starts: tuple[Start, ...] = field(repr=False)
+
+
+def log_likelihood(prior: Prior, n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
+                   weights: ArrayLike | None = None) -> float:
+    """The truncated log-likelihood of the cells with N >= n_star."""
+    count = np.asarray(n, dtype=np.float64)
+    expect = np.asarray(e, dtype=np.float64)
+    weight = np.ones_like(count) if weights is None else np.asarray(weights, np.float64)
+    keep = count >= n_star
+    return float(-_negative(_theta(prior), count[keep], expect[keep], weight[keep], n_star))
+
+
+def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
+              starts: Sequence[Prior] = STARTS, min_agree: int = 1,
+              ll_tolerance: float = 1e-3) -> FittedPrior:
+    """Fit the prior to the cells (N, E) of every pair with at least one report."""
+    count = np.asarray(n, dtype=np.float64)
+    expect = np.asarray(e, dtype=np.float64)
+    weight = np.ones_like(count)
+    keep = count >= n_star
+    count, expect, weight = count[keep], expect[keep], weight[keep]
+    if count.size < 5:
+        raise FitFailed(f"only {count.size} cells with N >= {n_star}: too few to fit a prior "
+                        "of five parameters")
+    runs = tuple(_run(start, count, expect, weight, n_star) for start in starts)
+    converged = [r for r in runs if r.converged]
+    if not converged:
+        raise FitFailed("no starting point converged: " + "; ".join(
+            f"{r.method} from {r.start}" for r in runs))
+    best = max(converged, key=lambda r: r.loglik)
+    agreeing = sum(1 for r in converged if r is not best
+                   and abs(r.loglik - best.loglik) <= ll_tolerance)
+    if agreeing < min_agree:
+        raise FitFailed(f"only {agreeing} other start(s) reached the best log-likelihood "
+                        f"{best.loglik:.4f} within {ll_tolerance}; the fit is not trusted")
+    notes = [f"{len(converged)} of {len(runs)} starts converged; {agreeing} agree with the "
+             f"best within {ll_tolerance} in log-likelihood"]
+    spread = _spread([r.prior for r in converged
+                      if abs(r.loglik - best.loglik) <= ll_tolerance])
+    if spread:
+        notes.append("flat likelihood: agreeing starts differ in " + spread)
+    return FittedPrior(prior=best.prior, loglik=best.loglik, converged=True, n_star=n_star,
+                       agreeing=agreeing, at_bound=_at_bound(best.prior),
+                       notes=tuple(notes), starts=runs)
+
+
+def _run(start: Prior, n: Array, e: Array, w: Array, n_star: int) -> Start:
+    bounds = [_log_bounds(BOUNDS_SHAPE_RATE)] * 4 + [_logit_bounds(BOUNDS_P)]
+    result = optimize.minimize(_negative, _theta(start), args=(n, e, w, n_star),
+                               method="L-BFGS-B", bounds=bounds,
+                               options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+    method = "L-BFGS-B"
+    if not result.success:
+        result = optimize.minimize(_negative, result.x, args=(n, e, w, n_star),
+                                   method="Nelder-Mead", bounds=bounds,
+                                   options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10})
+        method = "L-BFGS-B, then Nelder-Mead"
+    prior = _prior(result.x)
+    return Start(start=start, prior=prior, loglik=float(-result.fun),
+                 converged=bool(result.success) and bool(np.isfinite(result.fun)),
+                 method=method)
+
+
+def _negative(theta: Array, n: Array, e: Array, w: Array, n_star: int) -> float:
+    a1, b1, a2, b2 = np.exp(theta[:4])
+    p = special.expit(theta[4])
+    one = _truncated_log_nb(n, e, a1, b1, n_star) + np.log(p)
+    two = _truncated_log_nb(n, e, a2, b2, n_star) + np.log1p(-p)
+    value = -float(np.sum(w * np.logaddexp(one, two)))
+    return value if np.isfinite(value) else 1e300
+
+
+def _truncated_log_nb(n: Array, e: Array, alpha: float, beta: float, n_star: int) -> Array:
+    """log NB(n; alpha, beta/(beta+e)) - log P(N >= n_star), written with log-gamma so
+    it is smooth in all parameters."""
+    log_q = np.log(beta) - np.log(beta + e)  # log of the "success" probability
+    log_1mq = np.log(e) - np.log(beta + e)
+    log_pmf = (special.gammaln(n + alpha) - special.gammaln(alpha) - special.gammaln(n + 1)
+               + alpha * log_q + n * log_1mq)
+    if n_star <= 0:
+        return np.asarray(log_pmf, dtype=np.float64)
+    below = np.zeros_like(n)
+    for k in range(n_star):  # P(N < n_star) = sum of the first n_star probabilities
+        below = below + np.exp(special.gammaln(k + alpha) - special.gammaln(alpha)
+                               - special.gammaln(k + 1) + alpha * log_q + k * log_1mq)
+    return np.asarray(log_pmf - np.log1p(-np.minimum(below, 1 - 1e-300)), dtype=np.float64)
+
+
+def _theta(prior: Prior) -> Array:
+    return np.array([np.log(prior.alpha1), np.log(prior.beta1), np.log(prior.alpha2),
+                     np.log(prior.beta2), special.logit(prior.p)], dtype=np.float64)
+
+
+def _prior(theta: Array) -> Prior:
+    a1, b1, a2, b2 = (float(x) for x in np.exp(theta[:4]))
+    return Prior(a1, b1, a2, b2, float(special.expit(theta[4])))
+
+
+def _log_bounds(bounds: tuple[float, float]) -> tuple[float, float]:
+    return float(np.log(bounds[0])), float(np.log(bounds[1]))
+
+
+def _logit_bounds(bounds: tuple[float, float]) -> tuple[float, float]:
+    return float(special.logit(bounds[0])), float(special.logit(bounds[1]))
+
+
+def _at_bound(prior: Prior) -> tuple[str, ...]:
+    low, high = BOUNDS_SHAPE_RATE
+    found = [name for name in ("alpha1", "beta1", "alpha2", "beta2")
+             if not low * 1.01 < getattr(prior, name) < high / 1.01]
+    if not BOUNDS_P[0] * 1.01 < prior.p < 1 - BOUNDS_P[0] * 1.01:
+        found.append("p")
+    return tuple(found)
+
+
+def _spread(priors: Sequence[Prior]) -> str:
+    if len(priors) < 2:
+        return ""
+    parts = []
+    for name in ("alpha1", "beta1", "alpha2", "beta2", "p"):
+        values = [getattr(p, name) for p in priors]
+        if max(values) - min(values) > 0.05 * max(abs(v) for v in values):
+            parts.append(f"{name} ({min(values):.4g} to {max(values):.4g})")
+    return ", ".join(parts)

@@ -1,0 +1,79 @@
+"""Fitting the GPS prior: at least as good as openEBGM's published fit on CAERS, recovers
+a prior it simulated from, and fails loudly rather than silently."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medsafe.signals.prior import FitFailed, fit_prior, log_likelihood
+from medsafe.signals.stats import Prior, expected
+
+CAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "caers-openebgm" / "caers.csv"
+PUBLISHED = Prior(3.25379356, 0.39988854, 2.02612692, 1.90807970, 0.06534557)
+
+
+def caers_cells() -> tuple[np.ndarray, np.ndarray]:
+    reports: set[str] = set()
+    by_drug: dict[str, set[str]] = defaultdict(set)
+    by_event: dict[str, set[str]] = defaultdict(set)
+    by_pair: dict[tuple[str, str], set[str]] = defaultdict(set)
+    with CAERS.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            reports.add(row["id"])
+            by_drug[row["var1"]].add(row["id"])
+            by_event[row["var2"]].add(row["id"])
+            by_pair[row["var1"], row["var2"]].add(row["id"])
+    pairs = list(by_pair)
+    n = np.array([len(by_pair[p]) for p in pairs], dtype=np.float64)
+    e = expected([len(by_drug[d]) for d, _ in pairs], [len(by_event[v]) for _, v in pairs],
+                 len(reports))
+    return n, e
+
+
+def test_caers_fit_is_at_least_as_likely_as_openebgms_published_prior() -> None:
+    if not CAERS.exists():
+        pytest.skip("needs ../shared/data/caers-openebgm/caers.csv")
+    n, e = caers_cells()
+    assert n.size == 17_189  # distinct pairs with N >= 1 (caers-openebgm/SOURCE.md)
+    fitted = fit_prior(n, e)
+    published = log_likelihood(PUBLISHED, n, e)
+    assert fitted.loglik >= published - 1e-9
+    assert fitted.loglik == pytest.approx(log_likelihood(fitted.prior, n, e))
+    assert fitted.agreeing >= 1
+    assert fitted.at_bound == ()
+    # The likelihood is flat in alpha1 (SE about 2.3), the others are well determined.
+    assert fitted.prior.beta1 == pytest.approx(PUBLISHED.beta1, rel=0.05)
+    assert fitted.prior.p == pytest.approx(PUBLISHED.p, rel=0.05)
+
+
+def test_a_simulated_prior_is_recovered() -> None:
+    rng = np.random.default_rng(20261126)
+    truth = Prior(alpha1=0.3, beta1=0.2, alpha2=3.0, beta2=2.5, p=0.25)
+    e = rng.gamma(0.6, 1.5, 60_000)
+    first = rng.random(e.size) < truth.p
+    rate = np.where(first, rng.gamma(truth.alpha1, 1 / truth.beta1, e.size),
+                    rng.gamma(truth.alpha2, 1 / truth.beta2, e.size))
+    n = rng.poisson(rate * e).astype(np.float64)
+    seen = n >= 1
+    fitted = fit_prior(n[seen], e[seen])
+    assert fitted.loglik >= log_likelihood(truth, n[seen], e[seen])  # the MLE is at least as good
+    for name in ("alpha2", "beta2", "p"):
+        assert getattr(fitted.prior, name) == pytest.approx(getattr(truth, name), rel=0.3)
+
+
+def test_too_few_cells_fail_loudly() -> None:
+    with pytest.raises(FitFailed, match="too few"):
+        fit_prior([1, 2, 3], [0.5, 0.5, 0.5])
+
+
+def test_disagreeing_starts_fail_loudly() -> None:
+    rng = np.random.default_rng(3)
+    e = rng.gamma(1.0, 1.0, 200)
+    n = rng.poisson(e).astype(np.float64) + 1
+    with pytest.raises(FitFailed, match="not trusted"):
+        fit_prior(n, e, min_agree=10)  # more agreement than there are other starts
