@@ -13,6 +13,7 @@ from medsafe.cli import db as db_command
 from medsafe.cli import drugs as drugs_command
 from medsafe.cli import population as population_command
 from medsafe.cli import serve as serve_command
+from medsafe.cli import signals as signals_command
 
 app = typer.Typer(
     name="medsafe",
@@ -26,6 +27,7 @@ app.add_typer(drugs_command.app, name="drugs")
 app.add_typer(db_command.app, name="db")
 app.add_typer(audit_command.app, name="audit")
 app.add_typer(cases_command.app, name="cases")
+app.add_typer(signals_command.app, name="signals")
 app.command(name="serve")(serve_command.serve)
 app.command(name="demo")(population_command.demo)
 app.command(name="generate")(population_command.generate)

@@ -1,0 +1,77 @@
+"""`medsafe signals run`: every drug-event pair of a long report table, scored."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from medsafe.cli.errors import reported_errors
+from medsafe.errors import Invalid
+from medsafe.signals.counting import Columns, count_file
+from medsafe.signals.prior import fit_prior
+from medsafe.signals.score import score, write_csv
+from medsafe.signals.stats import Prior
+
+app = typer.Typer(help="Signal detection: disproportionality over report tables.",
+                  no_args_is_help=True)
+err = Console(stderr=True, highlight=False)
+
+
+@app.command(name="run")
+def run(
+    input_path: Annotated[Path, typer.Option("--input", help="a long CSV or Parquet table: "
+                                             "one row per report, drug and event")],
+    out: Annotated[Path, typer.Option(help="where to write every pair's statistics (.csv)")],
+    id_col: Annotated[str, typer.Option(help="the report id column")] = "id",
+    drug_col: Annotated[str, typer.Option(help="the drug column")] = "drug",
+    event_col: Annotated[str, typer.Option(help="the event column")] = "event",
+    strata: Annotated[list[str] | None, typer.Option(
+        help="a column to stratify the expected counts by (repeatable)")] = None,
+    prior_in: Annotated[Path | None, typer.Option(
+        help="use this prior (JSON with alpha1, beta1, alpha2, beta2, p) instead of "
+        "fitting one")] = None,
+    prior_out: Annotated[Path | None, typer.Option(help="write the prior used here")] = None,
+) -> None:
+    """Count distinct reports (DuckDB), fit the GPS prior, and score every pair with PRR,
+    ROR, IC and EBGM; the `signal` column applies the default rule."""
+    with reported_errors():
+        started = time.perf_counter()
+        columns = Columns(id_col, drug_col, event_col, tuple(strata or ()))
+        counts = count_file(input_path, columns)
+        err.print(f"counted {counts.n.size:,} pairs in {counts.n_reports:,} reports "
+                  f"({time.perf_counter() - started:.1f} s)")
+        if prior_in is not None:
+            prior, fitted = _read_prior(prior_in), None
+        else:
+            fitted = fit_prior(counts.n, counts.e)
+            prior = fitted.prior
+            err.print(f"fitted the prior: log-likelihood {fitted.loglik:.4f}; "
+                      + "; ".join(fitted.notes)
+                      + (f"; at a bound: {', '.join(fitted.at_bound)}" if fitted.at_bound
+                         else ""))
+        scores = score(counts, prior)
+        write_csv(scores, out)
+        if prior_out is not None:
+            document: dict[str, object] = {**asdict(prior), "loglik": None, "converged": None}
+            if fitted is not None:
+                document.update(loglik=fitted.loglik, converged=fitted.converged,
+                                n_star=fitted.n_star, at_bound=list(fitted.at_bound),
+                                notes=list(fitted.notes))
+            prior_out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    signals = int(scores.columns["signal"].sum())
+    err.print(f"wrote {len(scores):,} pairs ({signals:,} candidate signals) to {out} in "
+              f"{time.perf_counter() - started:.1f} s")
+
+
+def _read_prior(path: Path) -> Prior:
+    try:
+        given = json.loads(path.read_text(encoding="utf-8"))
+        return Prior(*(float(given[k]) for k in ("alpha1", "beta1", "alpha2", "beta2", "p")))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise Invalid(f"{path}: not a prior ({error})", where="--prior-in") from None

@@ -1,0 +1,70 @@
+"""`medsafe signals run` as a user runs it, on the real CAERS table openEBGM publishes
+its example on."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from medsafe.signals.counting import Columns, count_file
+from medsafe.signals.prior import log_likelihood
+from medsafe.signals.score import COLUMNS
+from medsafe.signals.stats import Prior
+from tests.e2e.test_cli import medsafe
+
+CAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "caers-openebgm" / "caers.csv"
+PUBLISHED = {"alpha1": 3.25379356, "beta1": 0.39988854, "alpha2": 2.02612692,
+             "beta2": 1.90807970, "p": 0.06534557}
+pytestmark = pytest.mark.skipif(not CAERS.exists(),
+                                reason="needs ../shared/data/caers-openebgm/caers.csv")
+CAERS_COLUMNS = ("--id-col", "id", "--drug-col", "var1", "--event-col", "var2")
+
+
+def rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {(r["drug"], r["event"]): r for r in csv.DictReader(handle)}
+
+
+def test_with_openebgms_prior_the_published_example_comes_out(tmp_path: Path) -> None:
+    prior = tmp_path / "prior.json"
+    prior.write_text(json.dumps(PUBLISHED), encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    result = medsafe("signals", "run", "--input", str(CAERS), *CAERS_COLUMNS,
+                     "--prior-in", str(prior), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    with out.open(encoding="utf-8") as handle:
+        assert next(csv.reader(handle)) == list(COLUMNS)
+    table = rows(out)
+    assert len(table) == 17_189
+    row = table["REUMOFAN PLUS", "WEIGHT INCREASED"]
+    assert row["n"] == "16"
+    assert float(row["e"]) == pytest.approx(0.406436, abs=1e-6)
+    assert float(row["ebgm"]) == pytest.approx(23.26, abs=0.01)
+    assert float(row["eb05"]) == pytest.approx(15.68, abs=0.01)
+    assert float(row["eb95"]) == pytest.approx(33.48, abs=0.01)
+    assert row["signal"] == "true"
+    assert "EB05" in row["signal_by"]
+
+
+def test_the_fitted_prior_is_written_and_beats_the_published_one(tmp_path: Path) -> None:
+    out, prior_out = tmp_path / "scores.csv", tmp_path / "prior.json"
+    result = medsafe("signals", "run", "--input", str(CAERS), *CAERS_COLUMNS,
+                     "--out", str(out), "--prior-out", str(prior_out))
+    assert result.returncode == 0, result.stderr
+    fitted = json.loads(prior_out.read_text(encoding="utf-8"))
+    assert fitted["converged"] is True
+    counts = count_file(CAERS, Columns("id", "var1", "var2"))
+    published = log_likelihood(Prior(**PUBLISHED), counts.n, counts.e)
+    assert fitted["loglik"] >= published - 1e-9
+    assert "log-likelihood" in result.stderr
+
+
+def test_a_missing_column_is_a_clear_error_and_exit_code_2(tmp_path: Path) -> None:
+    result = medsafe("signals", "run", "--input", str(CAERS), "--out",
+                     str(tmp_path / "x.csv"))
+    assert result.returncode == 2
+    assert "no column drug, event" in result.stderr
+    assert not (tmp_path / "x.csv").exists()
