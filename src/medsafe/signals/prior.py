@@ -114,16 +114,22 @@ def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
 
 def _run(start: Prior, n: Array, e: Array, w: Array, n_star: int) -> Start:
     bounds = [_log_bounds(BOUNDS_SHAPE_RATE)] * 4 + [_logit_bounds(BOUNDS_P)]
-    result = optimize.minimize(_negative, _theta(start), args=(n, e, w, n_star),
-                               method="L-BFGS-B", bounds=bounds,
-                               options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+    if n_star == 1:  # the analytic gradient: about six times fewer likelihood evaluations
+        result = optimize.minimize(negative_and_gradient, _theta(start),
+                                   args=(n, e, w, n_star), jac=True, method="L-BFGS-B",
+                                   bounds=bounds,
+                                   options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+    else:
+        result = optimize.minimize(_negative, _theta(start), args=(n, e, w, n_star),
+                                   method="L-BFGS-B", bounds=bounds,
+                                   options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
     method = "L-BFGS-B"
     if not result.success:
         result = optimize.minimize(_negative, result.x, args=(n, e, w, n_star),
                                    method="Nelder-Mead", bounds=bounds,
                                    options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10})
         method = "L-BFGS-B, then Nelder-Mead"
-    prior = _prior(result.x)
+    prior = prior_from_theta(result.x)
     return Start(start=start, prior=prior, loglik=float(-result.fun),
                  converged=bool(result.success) and bool(np.isfinite(result.fun)),
                  method=method)
@@ -136,6 +142,45 @@ def _negative(theta: Array, n: Array, e: Array, w: Array, n_star: int) -> float:
     two = _truncated_log_nb(n, e, a2, b2, n_star) + np.log1p(-p)
     value = -float(np.sum(w * np.logaddexp(one, two)))
     return value if np.isfinite(value) else 1e300
+
+
+def negative_and_gradient(theta: Array, n: Array, e: Array, w: Array,
+                          n_star: int = 1) -> tuple[float, Array]:
+    """The negative log-likelihood truncated at N* = 1 and its gradient in
+    (log alpha1, log beta1, log alpha2, log beta2, logit P)."""
+    if n_star != 1:
+        raise ValueError("the analytic gradient is for N* = 1")
+    p = float(special.expit(theta[4]))
+    log1, grad1 = _component(n, e, float(np.exp(theta[0])), float(np.exp(theta[1])))
+    log2, grad2 = _component(n, e, float(np.exp(theta[2])), float(np.exp(theta[3])))
+    one, two = log1 + np.log(p), log2 + np.log1p(-p)
+    total = np.logaddexp(one, two)
+    r = np.exp(one - total)  # each cell's responsibility of the first component
+    value = -float(np.sum(w * total))
+    if not np.isfinite(value):
+        return 1e300, np.zeros(5)
+    gradient = -np.array([np.sum(w * r * grad1[0]), np.sum(w * r * grad1[1]),
+                          np.sum(w * (1 - r) * grad2[0]), np.sum(w * (1 - r) * grad2[1]),
+                          np.sum(w * (r - p))])
+    return value, gradient
+
+
+def _component(n: Array, e: Array, alpha: float, beta: float
+               ) -> tuple[Array, tuple[Array, Array]]:
+    """log of NB(n; alpha, beta/(beta+e)) / P(N >= 1), and its derivatives in log alpha
+    and log beta. P(N >= 1) = 1 - q^alpha is computed as -expm1(alpha log q), which stays
+    accurate as alpha -> 0."""
+    log_q = np.log(beta) - np.log(beta + e)
+    log_1mq = np.log(e) - np.log(beta + e)
+    a_log_q = alpha * log_q
+    survive = -np.expm1(a_log_q)  # 1 - q^alpha
+    odds = np.exp(a_log_q) / survive  # q^alpha / (1 - q^alpha)
+    value = (special.gammaln(n + alpha) - special.gammaln(alpha) - special.gammaln(n + 1)
+             + a_log_q + n * log_1mq - np.log(survive))
+    d_alpha = special.digamma(n + alpha) - special.digamma(alpha) + log_q + odds * log_q
+    d_log_q = 1 / beta - 1 / (beta + e)
+    d_beta = alpha * d_log_q - n / (beta + e) + alpha * odds * d_log_q
+    return value, (alpha * d_alpha, beta * d_beta)
 
 
 def _truncated_log_nb(n: Array, e: Array, alpha: float, beta: float, n_star: int) -> Array:
@@ -159,7 +204,7 @@ def _theta(prior: Prior) -> Array:
                      np.log(prior.beta2), special.logit(prior.p)], dtype=np.float64)
 
 
-def _prior(theta: Array) -> Prior:
+def prior_from_theta(theta: Array) -> Prior:
     a1, b1, a2, b2 = (float(x) for x in np.exp(theta[:4]))
     return Prior(a1, b1, a2, b2, float(special.expit(theta[4])))
 
