@@ -14,12 +14,13 @@ from medsafe.signals.prior import log_likelihood
 from medsafe.signals.score import COLUMNS
 from medsafe.signals.stats import Prior
 from tests.e2e.test_cli import medsafe
+from tests.support.shipped import VAERS_1999 as VAERS
 
 CAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "caers-openebgm" / "caers.csv"
 PUBLISHED = {"alpha1": 3.25379356, "beta1": 0.39988854, "alpha2": 2.02612692,
              "beta2": 1.90807970, "p": 0.06534557}
-pytestmark = pytest.mark.skipif(not CAERS.exists(),
-                                reason="needs ../shared/data/caers-openebgm/caers.csv")
+needs_caers = pytest.mark.skipif(not CAERS.exists(),
+                                 reason="needs ../shared/data/caers-openebgm/caers.csv")
 CAERS_COLUMNS = ("--id-col", "id", "--drug-col", "var1", "--event-col", "var2")
 
 
@@ -28,6 +29,7 @@ def rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
         return {(r["drug"], r["event"]): r for r in csv.DictReader(handle)}
 
 
+@needs_caers
 def test_with_openebgms_prior_the_published_example_comes_out(tmp_path: Path) -> None:
     prior = tmp_path / "prior.json"
     prior.write_text(json.dumps(PUBLISHED), encoding="utf-8")
@@ -49,6 +51,7 @@ def test_with_openebgms_prior_the_published_example_comes_out(tmp_path: Path) ->
     assert "EB05" in row["signal_by"]
 
 
+@needs_caers
 def test_the_fitted_prior_is_written_and_beats_the_published_one(tmp_path: Path) -> None:
     out, prior_out = tmp_path / "scores.csv", tmp_path / "prior.json"
     result = medsafe("signals", "run", "--input", str(CAERS), *CAERS_COLUMNS,
@@ -62,9 +65,23 @@ def test_the_fitted_prior_is_written_and_beats_the_published_one(tmp_path: Path)
     assert "log-likelihood" in result.stderr
 
 
+@needs_caers
 def test_a_missing_column_is_a_clear_error_and_exit_code_2(tmp_path: Path) -> None:
     result = medsafe("signals", "run", "--input", str(CAERS), "--out",
                      str(tmp_path / "x.csv"))
     assert result.returncode == 2
     assert "no column drug, event" in result.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_vaers_1999_ranks_rotavirus_vaccine_and_intussusception_first(tmp_path: Path) -> None:
+    """RotaShield (VAX_TYPE RV) was withdrawn in October 1999 for intussusception; both
+    peers rank this pair first by EB05 (reference notes §7)."""
+    out = tmp_path / "vaers.csv"
+    result = medsafe("signals", "run", "--input", str(VAERS), "--input-format", "vaers",
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = list(rows(out).values())
+    best = max(table, key=lambda row: float(row["eb05"]))
+    assert (best["drug"], best["event"]) == ("RV", "Intussusception")
+    assert best["signal"] == "true"

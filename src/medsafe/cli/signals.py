@@ -13,7 +13,7 @@ from rich.console import Console
 
 from medsafe.cli.errors import reported_errors
 from medsafe.errors import Invalid
-from medsafe.signals.counting import Columns, count_file
+from medsafe.signals.counting import Columns, count_file, count_vaers
 from medsafe.signals.prior import fit_prior
 from medsafe.signals.score import score, write_csv
 from medsafe.signals.stats import Prior
@@ -25,9 +25,12 @@ err = Console(stderr=True, highlight=False)
 
 @app.command(name="run")
 def run(
-    input_path: Annotated[Path, typer.Option("--input", help="a long CSV or Parquet table: "
-                                             "one row per report, drug and event")],
+    input_path: Annotated[Path, typer.Option("--input", help="a long CSV or Parquet table "
+                                             "(one row per report, drug and event), or a "
+                                             "VAERS folder")],
     out: Annotated[Path, typer.Option(help="where to write every pair's statistics (.csv)")],
+    input_format: Annotated[str, typer.Option(
+        help="table (CSV or Parquet, by extension) or vaers (VAX_TYPE x symptom)")] = "table",
     id_col: Annotated[str, typer.Option(help="the report id column")] = "id",
     drug_col: Annotated[str, typer.Option(help="the drug column")] = "drug",
     event_col: Annotated[str, typer.Option(help="the event column")] = "event",
@@ -42,8 +45,14 @@ def run(
     ROR, IC and EBGM; the `signal` column applies the default rule."""
     with reported_errors():
         started = time.perf_counter()
-        columns = Columns(id_col, drug_col, event_col, tuple(strata or ()))
-        counts = count_file(input_path, columns)
+        if input_format == "vaers":
+            counts = count_vaers(input_path)
+        elif input_format == "table":
+            counts = count_file(input_path, Columns(id_col, drug_col, event_col,
+                                                    tuple(strata or ())))
+        else:
+            raise Invalid(f"unknown input format '{input_format}' (table, vaers)",
+                          where="--input-format")
         err.print(f"counted {counts.n.size:,} pairs in {counts.n_reports:,} reports "
                   f"({time.perf_counter() - started:.1f} s)")
         if prior_in is not None:

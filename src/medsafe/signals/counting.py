@@ -53,9 +53,8 @@ def count_file(path: Path, columns: Columns = Columns()) -> PairCounts:
         reader = "read_parquet" if suffix == ".parquet" else "read_csv"
         options = "" if suffix == ".parquet" else ", header = true, all_varchar = true"
         try:
-            literal = "'" + str(path).replace("'", "''") + "'"  # views take no parameters
-            connection.execute(f"CREATE VIEW source AS SELECT * FROM {reader}({literal}"
-                               f"{options})")
+            connection.execute(f"CREATE VIEW source AS SELECT * FROM {reader}("
+                               f"{_literal(path)}{options})")
             found = {row[0] for row in connection.execute("DESCRIBE source").fetchall()}
         except duckdb.Error as error:
             raise Invalid(f"{path}: cannot be read: {error}", where="--input") from None
@@ -65,6 +64,44 @@ def count_file(path: Path, columns: Columns = Columns()) -> PairCounts:
             raise Invalid(f"{path}: no column {', '.join(missing)} (columns: "
                           f"{', '.join(sorted(found))})", where="--input")
         return _count(connection, columns)
+
+
+def count_vaers(folder: Path) -> PairCounts:
+    """Count a VAERS year (the *VAERSVAX.csv and *VAERSSYMPTOMS.csv files of a folder):
+    the drug is the vaccine type code (VAX_TYPE, e.g. RV), the event each symptom term
+    (SYMPTOM1-5), joined by VAERS_ID."""
+    vax = _one(folder, "*VAERSVAX.csv")
+    symptoms = _one(folder, "*VAERSSYMPTOMS.csv")
+    with duckdb.connect() as connection:
+        try:
+            connection.execute(f"""
+                CREATE VIEW source AS
+                WITH vaccines AS (
+                    SELECT DISTINCT VAERS_ID AS id, VAX_TYPE AS drug
+                    FROM read_csv({_literal(vax)}, header = true, all_varchar = true)),
+                terms AS (
+                    SELECT VAERS_ID AS id,
+                           unnest([SYMPTOM1, SYMPTOM2, SYMPTOM3, SYMPTOM4, SYMPTOM5]) AS event
+                    FROM read_csv({_literal(symptoms)}, header = true, all_varchar = true))
+                SELECT vaccines.id, vaccines.drug, terms.event
+                FROM vaccines JOIN terms USING (id)
+                WHERE terms.event IS NOT NULL AND terms.event <> ''""")
+            return _count(connection, Columns("id", "drug", "event"))
+        except duckdb.Error as error:
+            raise Invalid(f"{folder}: not a VAERS folder: {error}", where="--input") from None
+
+
+def _one(folder: Path, pattern: str) -> Path:
+    found = sorted(folder.glob(pattern))
+    if len(found) != 1:
+        raise Invalid(f"{folder}: expected one {pattern} file, found {len(found)}",
+                      where="--input")
+    return found[0]
+
+
+def _literal(path: Path) -> str:
+    """A path as an SQL string literal (DuckDB views take no parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _count(connection: duckdb.DuckDBPyConnection, columns: Columns) -> PairCounts:
