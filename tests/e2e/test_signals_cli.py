@@ -85,3 +85,19 @@ def test_vaers_1999_ranks_rotavirus_vaccine_and_intussusception_first(tmp_path: 
     best = max(table, key=lambda row: float(row["eb05"]))
     assert (best["drug"], best["event"]) == ("RV", "Intussusception")
     assert best["signal"] == "true"
+
+
+def test_vaers_trend_shows_when_rotavirus_and_intussusception_was_first_flagged(
+        tmp_path: Path) -> None:
+    out = tmp_path / "trend.csv"
+    result = medsafe("signals", "trend", "--input", str(VAERS), "--drug", "RV", "--event",
+                     "Intussusception", "--by", "month", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        periods = list(csv.DictReader(handle))
+    assert [p["period"] for p in periods] == [f"1999-{m:02d}" for m in range(1, 13)]
+    counts = [int(p["n"]) for p in periods]
+    assert counts == sorted(counts)  # cumulative
+    first = next(p["period"] for p in periods if p["signal"] == "true")
+    assert f"first flagged in {first}" in result.stderr
+    assert first < "1999-10"  # before RotaShield's withdrawal in October 1999

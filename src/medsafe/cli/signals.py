@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from dataclasses import asdict
@@ -13,10 +14,11 @@ from rich.console import Console
 
 from medsafe.cli.errors import reported_errors
 from medsafe.errors import Invalid
-from medsafe.signals.counting import Columns, count_file, count_vaers
+from medsafe.signals.counting import Columns, count_file, count_vaers, received_range
 from medsafe.signals.prior import fit_prior
 from medsafe.signals.score import score, write_csv
 from medsafe.signals.stats import Prior
+from medsafe.signals.trend import trend
 
 app = typer.Typer(help="Signal detection: disproportionality over report tables.",
                   no_args_is_help=True)
@@ -84,3 +86,40 @@ def _read_prior(path: Path) -> Prior:
         return Prior(*(float(given[k]) for k in ("alpha1", "beta1", "alpha2", "beta2", "p")))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise Invalid(f"{path}: not a prior ({error})", where="--prior-in") from None
+
+
+@app.command(name="trend")
+def trend_command(
+    input_path: Annotated[Path, typer.Option("--input", help="a VAERS folder")],
+    drug: Annotated[str, typer.Option(help="the drug (for VAERS the VAX_TYPE, e.g. RV)")],
+    event: Annotated[str, typer.Option(help="the event term, e.g. Intussusception")],
+    out: Annotated[Path, typer.Option(help="where to write one row per period (.csv)")],
+    input_format: Annotated[str, typer.Option(help="vaers (the only one so far)")] = "vaers",
+    by: Annotated[str, typer.Option(help="month or quarter")] = "month",
+) -> None:
+    """The pair's statistics cumulatively by month or quarter of receipt, each period
+    from the reports received by its end only (its prior too)."""
+    with reported_errors():
+        if input_format != "vaers":
+            raise Invalid(f"trends read VAERS folders so far, not '{input_format}'",
+                          where="--input-format")
+        if by not in ("month", "quarter"):
+            raise Invalid(f"unknown period '{by}' (month, quarter)", where="--by")
+        first, last = received_range(input_path)
+        rows = trend(lambda day: count_vaers(input_path, until=day), first, last,
+                     drug=drug, event=event, by=by)  # type: ignore[arg-type]
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(("period", "n", "e", "prr", "ic025", "eb05", "signal",
+                             "signal_by", "note"))
+            for row in rows:
+                writer.writerow((row.period, row.n, _cell(row.e), _cell(row.prr),
+                                 _cell(row.ic025), _cell(row.eb05),
+                                 "true" if row.signal else "false", row.signal_by, row.note))
+    flagged = next((row.period for row in rows if row.signal), None)
+    err.print(f"{drug} x {event}: {len(rows)} periods written to {out}; "
+              + (f"first flagged in {flagged}" if flagged else "never flagged"))
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"

@@ -12,6 +12,7 @@ at run time (the sqlite and postgres extensions are not used).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -66,10 +67,12 @@ def count_file(path: Path, columns: Columns = Columns()) -> PairCounts:
         return _count(connection, columns)
 
 
-def count_vaers(folder: Path) -> PairCounts:
-    """Count a VAERS year (the *VAERSVAX.csv and *VAERSSYMPTOMS.csv files of a folder):
-    the drug is the vaccine type code (VAX_TYPE, e.g. RV), the event each symptom term
-    (SYMPTOM1-5), joined by VAERS_ID."""
+def count_vaers(folder: Path, *, until: date | None = None) -> PairCounts:
+    """Count a VAERS year (the *VAERSDATA.csv, *VAERSVAX.csv and *VAERSSYMPTOMS.csv files
+    of a folder): the drug is the vaccine type code (VAX_TYPE, e.g. RV), the event each
+    symptom term (SYMPTOM1-5), joined by VAERS_ID; `until` keeps only the reports
+    received (RECVDATE) on or before that day."""
+    data = _one(folder, "*VAERSDATA.csv")
     vax = _one(folder, "*VAERSVAX.csv")
     symptoms = _one(folder, "*VAERSSYMPTOMS.csv")
     with duckdb.connect() as connection:
@@ -83,10 +86,14 @@ def count_vaers(folder: Path) -> PairCounts:
                     SELECT VAERS_ID AS id,
                            unnest([SYMPTOM1, SYMPTOM2, SYMPTOM3, SYMPTOM4, SYMPTOM5]) AS event
                     FROM read_csv({_literal(symptoms)}, header = true, all_varchar = true))
-                SELECT vaccines.id, vaccines.drug, terms.event
+                SELECT vaccines.id, vaccines.drug, terms.event,
+                       strptime(reports.RECVDATE, '%m/%d/%Y')::DATE AS received
                 FROM vaccines JOIN terms USING (id)
+                JOIN read_csv({_literal(data)}, header = true, all_varchar = true) reports
+                  ON reports.VAERS_ID = vaccines.id
                 WHERE terms.event IS NOT NULL AND terms.event <> ''""")
-            return _count(connection, Columns("id", "drug", "event"))
+            return _count(connection, Columns("id", "drug", "event"), until=until,
+                          date_column="received")
         except duckdb.Error as error:
             raise Invalid(f"{folder}: not a VAERS folder: {error}", where="--input") from None
 
@@ -104,9 +111,25 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _count(connection: duckdb.DuckDBPyConnection, columns: Columns) -> PairCounts:
+def received_range(folder: Path) -> tuple[date, date]:
+    """The first and last day a VAERS folder's reports were received."""
+    data = _one(folder, "*VAERSDATA.csv")
+    with duckdb.connect() as connection:
+        found = connection.execute(
+            f"SELECT min(d), max(d) FROM (SELECT strptime(RECVDATE, '%m/%d/%Y')::DATE AS d "
+            f"FROM read_csv({_literal(data)}, header = true, all_varchar = true))").fetchone()
+    if found is None or found[0] is None:
+        raise Invalid(f"{folder}: no report has a received date", where="--input")
+    return found[0], found[1]
+
+
+def _count(connection: duckdb.DuckDBPyConnection, columns: Columns, *,
+           until: date | None = None, date_column: str | None = None) -> PairCounts:
     report, drug, event = (_quote(c) for c in (columns.report, columns.drug, columns.event))
     strata = [_quote(c) for c in columns.strata]
+    until_clause = ""
+    if until is not None and date_column is not None:
+        until_clause = f"AND {_quote(date_column)} <= DATE '{until.isoformat()}'"
     stratum = " || '|' || ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in strata) \
         if strata else "''"
     connection.execute(f"""
@@ -114,7 +137,8 @@ def _count(connection: duckdb.DuckDBPyConnection, columns: Columns) -> PairCount
         SELECT DISTINCT CAST({report} AS VARCHAR) AS report, CAST({drug} AS VARCHAR) AS drug,
                CAST({event} AS VARCHAR) AS event, {stratum} AS stratum
         FROM source
-        WHERE {report} IS NOT NULL AND {drug} IS NOT NULL AND {event} IS NOT NULL""")
+        WHERE {report} IS NOT NULL AND {drug} IS NOT NULL AND {event} IS NOT NULL
+        {until_clause}""")
     total = connection.execute("SELECT count(DISTINCT report) FROM rows").fetchone()
     n_reports = int(total[0]) if total else 0
     if n_reports == 0:
