@@ -1,4 +1,8 @@
-"""`medsafe signals run`: every drug-event pair of a long report table, scored."""
+"""`medsafe signals run|trend`: every drug-event pair of a report table, scored; one pair
+over time.
+
+The statistics modules (NumPy, SciPy, DuckDB) are imported inside the commands, so that
+every other `medsafe` command starts without them."""
 
 from __future__ import annotations
 
@@ -7,18 +11,16 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from medsafe.cli.errors import reported_errors
 from medsafe.errors import Invalid
-from medsafe.signals.counting import Columns, count_file, count_vaers, received_range
-from medsafe.signals.prior import fit_prior
-from medsafe.signals.score import score, write_csv
-from medsafe.signals.stats import Prior
-from medsafe.signals.trend import trend
+
+if TYPE_CHECKING:
+    from medsafe.signals.stats import Prior
 
 app = typer.Typer(help="Signal detection: disproportionality over report tables.",
                   no_args_is_help=True)
@@ -45,6 +47,10 @@ def run(
 ) -> None:
     """Count distinct reports (DuckDB), fit the GPS prior, and score every pair with PRR,
     ROR, IC and EBGM; the `signal` column applies the default rule."""
+    from medsafe.signals.counting import Columns, count_file, count_vaers
+    from medsafe.signals.prior import fit_prior
+    from medsafe.signals.score import score, write_csv
+
     with reported_errors():
         started = time.perf_counter()
         if input_format == "vaers":
@@ -81,6 +87,8 @@ def run(
 
 
 def _read_prior(path: Path) -> Prior:
+    from medsafe.signals.stats import Prior
+
     try:
         given = json.loads(path.read_text(encoding="utf-8"))
         return Prior(*(float(given[k]) for k in ("alpha1", "beta1", "alpha2", "beta2", "p")))
@@ -99,6 +107,9 @@ def trend_command(
 ) -> None:
     """The pair's statistics cumulatively by month or quarter of receipt, each period
     from the reports received by its end only (its prior too)."""
+    from medsafe.signals.counting import count_vaers, received_range
+    from medsafe.signals.trend import trend
+
     with reported_errors():
         if input_format != "vaers":
             raise Invalid(f"trends read VAERS folders so far, not '{input_format}'",
