@@ -28,7 +28,7 @@ from lxml import etree
 
 from medsafe.errors import Invalid
 from medsafe.interop.e2b import codes as c
-from medsafe.interop.e2b.hl7 import NS, XSI, XSI_TYPE, datetime_to_ts, p, q, ts_to_datetime
+from medsafe.interop.e2b.hl7 import NS, XSI, child, datetime_to_ts, p, q, ts_to_datetime
 from medsafe.interop.e2b.reader import E2bMessage
 from medsafe.interop.e2b.safe_xml import parse_xml
 from medsafe.interop.e2b.validation import Problem
@@ -89,24 +89,14 @@ class Ack:
 
 # --- writing --------------------------------------------------------------------------
 
-def _el(parent: etree._Element, tag: str, text: str | None = None,
-        **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, q(tag))
-    for name, value in attributes.items():
-        element.set(XSI_TYPE if name == "xsi_type" else name, value)
-    if text is not None:
-        element.text = text
-    return element
-
-
 def _device(parent: etree._Element, tag: str, type_code: str, value: str | None,
             root: str) -> None:
-    device = _el(_el(parent, tag, typeCode=type_code), "device", classCode="DEV",
+    device = child(child(parent, tag, typeCode=type_code), "device", classCode="DEV",
                  determinerCode="INSTANCE")
     if value is None:
-        _el(device, "id", root=root, nullFlavor="NI")
+        child(device, "id", root=root, nullFlavor="NI")
     else:
-        _el(device, "id", extension=value, root=root)
+        child(device, "id", extension=value, root=root)
 
 
 def _short(text: str) -> str:
@@ -118,10 +108,10 @@ def _batch_root(ack_id: str, created: datetime) -> etree._Element:
     root = etree.Element(q("MCCI_IN200101UV01"), nsmap=namespaces)
     root.set("ITSVersion", "XML_1.0")
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
-    _el(root, "id", extension=ack_id, root=c.ROOT_ACK_BATCH)
-    _el(root, "creationTime", value=datetime_to_ts(created))
-    _el(root, "responseModeCode", code="D")
-    _el(root, "interactionId", extension="MCCI_IN200101UV01", root=c.INTERACTION)
+    child(root, "id", extension=ack_id, root=c.ROOT_ACK_BATCH)
+    child(root, "creationTime", value=datetime_to_ts(created))
+    child(root, "responseModeCode", code="D")
+    child(root, "interactionId", extension="MCCI_IN200101UV01", root=c.INTERACTION)
     return root
 
 
@@ -131,52 +121,52 @@ def _batch_tail(root: etree._Element, *, code: BatchCode, ack_id: str,
                 details: Sequence[str]) -> None:
     _device(root, "receiver", "RCV", batch_sender, c.ROOT_ACK_BATCH_RECEIVER)
     _device(root, "sender", "SND", batch_receiver, c.ROOT_ACK_BATCH_SENDER)
-    line = _el(root, "attentionLine")
-    _el(line, "keyWordText", code="2", codeSystem=c.ACK_KEYWORDS, codeSystemVersion="1.0",
+    line = child(root, "attentionLine")
+    child(line, "keyWordText", code="2", codeSystem=c.ACK_KEYWORDS, codeSystemVersion="1.0",
         displayName="acknowledgementLocalMessageNumber")
-    _el(line, "value", xsi_type="II", extension=ack_id, root=c.ROOT_ACK_LOCAL_MESSAGE)
-    line = _el(root, "attentionLine")
-    _el(line, "keyWordText", code="3", codeSystem=c.ACK_KEYWORDS, codeSystemVersion="1.0",
+    child(line, "value", xsi_type="II", extension=ack_id, root=c.ROOT_ACK_LOCAL_MESSAGE)
+    line = child(root, "attentionLine")
+    child(line, "keyWordText", code="3", codeSystem=c.ACK_KEYWORDS, codeSystemVersion="1.0",
         displayName="dateOfIcsrBatchTransmission")
     if batch_created is None:
-        _el(line, "value", xsi_type="TS", nullFlavor="NI")
+        child(line, "value", xsi_type="TS", nullFlavor="NI")
     else:
-        _el(line, "value", xsi_type="TS", value=datetime_to_ts(batch_created))
-    acknowledgement = _el(root, "acknowledgement", typeCode=code)
-    target = _el(acknowledgement, "targetBatch")
+        child(line, "value", xsi_type="TS", value=datetime_to_ts(batch_created))
+    acknowledgement = child(root, "acknowledgement", typeCode=code)
+    target = child(acknowledgement, "targetBatch")
     if batch_id is None:
-        _el(target, "id", root=c.ROOT_BATCH, nullFlavor="NI")
+        child(target, "id", root=c.ROOT_BATCH, nullFlavor="NI")
     else:
-        _el(target, "id", extension=batch_id, root=c.ROOT_BATCH)
+        child(target, "id", extension=batch_id, root=c.ROOT_BATCH)
     for detail in details:
-        _el(_el(acknowledgement, "acknowledgementDetail"), "text", _short(detail))
+        child(child(acknowledgement, "acknowledgementDetail"), "text", _short(detail))
 
 
 def _message_ack(root: etree._Element, message: E2bMessage, problems: Sequence[Problem],
                  *, local_number: str, created: datetime) -> None:
-    node = _el(root, "MCCI_IN000002UV01")
-    _el(node, "id", extension=local_number, root=c.ROOT_ACK_LOCAL_REPORT)
-    _el(node, "creationTime", value=datetime_to_ts(created))
-    _el(node, "interactionId", extension="MCCI_IN000002UV01", root=c.INTERACTION)
-    _el(node, "processingCode", code="P")
-    _el(node, "processingModeCode", code="T")
-    _el(node, "acceptAckCode", code="NE")
+    node = child(root, "MCCI_IN000002UV01")
+    child(node, "id", extension=local_number, root=c.ROOT_ACK_LOCAL_REPORT)
+    child(node, "creationTime", value=datetime_to_ts(created))
+    child(node, "interactionId", extension="MCCI_IN000002UV01", root=c.INTERACTION)
+    child(node, "processingCode", code="P")
+    child(node, "processingModeCode", code="T")
+    child(node, "acceptAckCode", code="NE")
     _device(node, "receiver", "RCV", message.sender_id, c.ROOT_ACK_MESSAGE_RECEIVER)
     _device(node, "sender", "SND", message.receiver_id, c.ROOT_ACK_MESSAGE_SENDER)
-    line = _el(node, "attentionLine")
-    _el(line, "keyWordText", code="1", codeSystem=c.ACK_KEYWORDS, codeSystemVersion="1.0",
+    line = child(node, "attentionLine")
+    child(line, "keyWordText", code="1", codeSystem=c.ACK_KEYWORDS, codeSystemVersion="1.0",
         displayName="dateOfIcsrMessageCreation")
     if message.message_created is None:
-        _el(line, "value", xsi_type="TS", nullFlavor="NI")
+        child(line, "value", xsi_type="TS", nullFlavor="NI")
     else:
-        _el(line, "value", xsi_type="TS", value=datetime_to_ts(message.message_created))
+        child(line, "value", xsi_type="TS", value=datetime_to_ts(message.message_created))
     code: MessageCode = "CR" if any(p.rejects for p in problems) else "CA"
-    acknowledgement = _el(node, "acknowledgement", typeCode=code)
-    _el(_el(acknowledgement, "targetMessage"), "id", extension=message.message_id,
+    acknowledgement = child(node, "acknowledgement", typeCode=code)
+    child(child(acknowledgement, "targetMessage"), "id", extension=message.message_id,
         root=c.ROOT_MESSAGE)
     texts = [f"{p.message}" + (f" ({p.location})" if p.location else "") for p in problems]
     for text in texts or [LOADED]:
-        _el(_el(acknowledgement, "acknowledgementDetail"), "text", _short(text))
+        child(child(acknowledgement, "acknowledgementDetail"), "text", _short(text))
 
 
 def acknowledgement(messages: Sequence[E2bMessage], problems: Sequence[Sequence[Problem]],

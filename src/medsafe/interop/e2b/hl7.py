@@ -29,6 +29,17 @@ def q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
 
 
+def child(parent: etree._Element, tag: str, text: str | None = None,
+          **attributes: str) -> etree._Element:
+    """Append an HL7 v3 element: `xsi_type=` sets xsi:type, other keywords attributes."""
+    element = etree.SubElement(parent, q(tag))
+    for name, value in attributes.items():
+        element.set(XSI_TYPE if name == "xsi_type" else name, value)
+    if text is not None:
+        element.text = text
+    return element
+
+
 def p(path: str) -> str:
     """A child path in the HL7 namespace for ElementPath: p("a/b") == "{ns}a/{ns}b"."""
     return "/".join(q(step) for step in path.split("/"))

@@ -49,7 +49,7 @@ from medsafe.interop.e2b import codes as c
 from medsafe.interop.e2b.hl7 import (
     NS,
     XSI,
-    XSI_TYPE,
+    child,
     date_to_ts,
     datetime_to_ts,
     number_text,
@@ -79,11 +79,11 @@ def write_e2b(reports: Sequence[CaseReport], *, batch_id: str, sender_id: str,
     root = etree.Element(q("MCCI_IN200100UV01"), nsmap=namespaces)
     root.set("ITSVersion", "XML_1.0")
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
-    _el(root, "id", extension=batch_id, root=c.ROOT_BATCH)
-    _el(root, "creationTime", value=datetime_to_ts(created))
-    _el(root, "responseModeCode", code="D")
-    _el(root, "interactionId", extension="MCCI_IN200100UV01", root=c.INTERACTION)
-    _el(root, "name", code="1", displayName="ichicsr",
+    child(root, "id", extension=batch_id, root=c.ROOT_BATCH)
+    child(root, "creationTime", value=datetime_to_ts(created))
+    child(root, "responseModeCode", code="D")
+    child(root, "interactionId", extension="MCCI_IN200100UV01", root=c.INTERACTION)
+    child(root, "name", code="1", displayName="ichicsr",
         codeSystem="2.16.840.1.113883.3.989.2.1.1.1")
     for report in reports:
         _message(root, report, sender_id=sender_id, receiver_id=receiver_id,
@@ -95,21 +95,11 @@ def write_e2b(reports: Sequence[CaseReport], *, batch_id: str, sender_id: str,
 
 # --- helpers -----------------------------------------------------------------------
 
-def _el(parent: etree._Element, tag: str, text: str | None = None,
-        **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, q(tag))
-    for name, value in attributes.items():
-        element.set(XSI_TYPE if name == "xsi_type" else name, value)
-    if text is not None:
-        element.text = text
-    return element
-
-
 def _path(parent: etree._Element, *steps: tuple[str, Mapping[str, str]]) -> etree._Element:
     """Nested elements, each with its attributes; returns the innermost."""
     node = parent
     for tag, attributes in steps:
-        node = _el(node, tag, **attributes)
+        node = child(node, tag, **attributes)
     return node
 
 
@@ -117,7 +107,7 @@ def _device(parent: etree._Element, tag: str, type_code: str, value: str,
             root: str) -> None:
     device = _path(parent, (tag, {"typeCode": type_code}),
                    ("device", {"classCode": "DEV", "determinerCode": "INSTANCE"}))
-    _el(device, "id", extension=value, root=root)
+    child(device, "id", extension=value, root=root)
 
 
 def _observation(parent: etree._Element, relation: str, type_code: str, code: str,
@@ -126,20 +116,20 @@ def _observation(parent: etree._Element, relation: str, type_code: str, code: st
     observation = _path(parent, (relation, {"typeCode": type_code}),
                         ("observation", {"classCode": "OBS", "moodCode": "EVN"}))
     if xml_id is not None:
-        _el(observation, "id", root=xml_id)
+        child(observation, "id", root=xml_id)
     attributes = {"code": code, "codeSystem": system}
     if display:
         attributes["displayName"] = display
-    _el(observation, "code", **attributes)
+    child(observation, "code", **attributes)
     return observation
 
 
 def _boolean(parent: etree._Element, value: bool) -> None:
     """The E2B flags that allow only "true, nullFlavor: NI" (E.i.3.2, C.1.9.1)."""
     if value:
-        _el(parent, "value", xsi_type="BL", value="true")
+        child(parent, "value", xsi_type="BL", value="true")
     else:
-        _el(parent, "value", xsi_type="BL", nullFlavor="NI")
+        child(parent, "value", xsi_type="BL", nullFlavor="NI")
 
 
 def _xml_id(kind: str, model_id: str, report: CaseReport) -> str:
@@ -152,11 +142,11 @@ def _xml_id(kind: str, model_id: str, report: CaseReport) -> str:
 def _interval(parent: etree._Element, start: str | None, end: str | None) -> None:
     if start is None and end is None:
         return
-    interval = _el(parent, "effectiveTime", xsi_type="IVL_TS")
+    interval = child(parent, "effectiveTime", xsi_type="IVL_TS")
     if start is not None:
-        _el(interval, "low", value=partial_date_to_ts(start))
+        child(interval, "low", value=partial_date_to_ts(start))
     if end is not None:
-        _el(interval, "high", value=partial_date_to_ts(end))
+        child(interval, "high", value=partial_date_to_ts(end))
 
 
 def _writable_code(coded: Coded | None) -> bool:
@@ -173,48 +163,48 @@ def _code_system(coded: Coded) -> str:
 def _message(root: etree._Element, report: CaseReport, *, sender_id: str,
              receiver_id: str, created: datetime) -> None:
     stamp = datetime_to_ts(created)
-    message = _el(root, "PORR_IN049016UV")
-    _el(message, "id", extension=report.sender_report_id, root=c.ROOT_MESSAGE)
-    _el(message, "creationTime", value=stamp)
-    _el(message, "interactionId", extension="PORR_IN049016UV", root=c.INTERACTION)
-    _el(message, "processingCode", code="P")
-    _el(message, "processingModeCode", code="I")
-    _el(message, "acceptAckCode", code="AL")
+    message = child(root, "PORR_IN049016UV")
+    child(message, "id", extension=report.sender_report_id, root=c.ROOT_MESSAGE)
+    child(message, "creationTime", value=stamp)
+    child(message, "interactionId", extension="PORR_IN049016UV", root=c.INTERACTION)
+    child(message, "processingCode", code="P")
+    child(message, "processingModeCode", code="I")
+    child(message, "acceptAckCode", code="AL")
     _device(message, "receiver", "RCV", receiver_id, c.ROOT_MESSAGE_RECEIVER)
     _device(message, "sender", "SND", sender_id, c.ROOT_MESSAGE_SENDER)
-    act = _el(message, "controlActProcess", classCode="CACT", moodCode="EVN")
-    _el(act, "code", code="PORR_TE049016UV", codeSystem=c.TRIGGER_EVENT)
-    _el(act, "effectiveTime", value=stamp)
+    act = child(message, "controlActProcess", classCode="CACT", moodCode="EVN")
+    child(act, "code", code="PORR_TE049016UV", codeSystem=c.TRIGGER_EVENT)
+    child(act, "effectiveTime", value=stamp)
     event = _path(act, ("subject", {"typeCode": "SUBJ"}),
                   ("investigationEvent", {"classCode": "INVSTG", "moodCode": "EVN"}))
     _case(event, report)
 
 
 def _case(event: etree._Element, report: CaseReport) -> None:
-    _el(event, "id", extension=report.sender_report_id, root=c.ROOT_MESSAGE)
-    _el(event, "id", extension=report.worldwide_id, root=c.ROOT_WORLDWIDE)
-    _el(event, "code", code="PAT_ADV_EVNT", codeSystem="2.16.840.1.113883.5.4")
+    child(event, "id", extension=report.sender_report_id, root=c.ROOT_MESSAGE)
+    child(event, "id", extension=report.worldwide_id, root=c.ROOT_WORLDWIDE)
+    child(event, "code", code="PAT_ADV_EVNT", codeSystem="2.16.840.1.113883.5.4")
     if report.narrative is not None:
-        _el(event, "text", report.narrative)
-    _el(event, "statusCode", code="active")
-    _el(_el(event, "effectiveTime"), "low", value=date_to_ts(report.first_received))
-    _el(event, "availabilityTime", value=date_to_ts(report.latest_received))
+        child(event, "text", report.narrative)
+    child(event, "statusCode", code="active")
+    child(child(event, "effectiveTime"), "low", value=date_to_ts(report.first_received))
+    child(event, "availabilityTime", value=date_to_ts(report.latest_received))
     _assessment(event, report)
     _case_flags(event)
     _first_sender(event)
     for linked in report.linked_reports:
         related = _path(event, ("outboundRelationship", {"typeCode": "SPRT"}),
                         ("relatedInvestigation", {"classCode": "INVSTG", "moodCode": "EVN"}))
-        _el(related, "code", nullFlavor="NA")
+        child(related, "code", nullFlavor="NA")
         control = _path(related, ("subjectOf2", {"typeCode": "SUBJ"}),
                         ("controlActEvent", {"classCode": "CACT", "moodCode": "EVN"}))
-        _el(control, "id", extension=linked, root=c.ROOT_WORLDWIDE)
+        child(control, "id", extension=linked, root=c.ROOT_WORLDWIDE)
     for source in report.primary_sources:
         _primary_source(event, source)
     for other in report.other_case_ids:
         control = _path(event, ("subjectOf1", {"typeCode": "SUBJ"}),
                         ("controlActEvent", {"classCode": "CACT", "moodCode": "EVN"}))
-        _el(control, "id", extension=other, root=c.ROOT_OTHER_CASE)
+        child(control, "id", extension=other, root=c.ROOT_OTHER_CASE)
     _sender(event, report)
     _characteristics(event, report)
 
@@ -223,40 +213,40 @@ def _case_flags(event: etree._Element) -> None:
     """C.1.6.1, C.1.7 and FDA.C.1.12, which the model does not carry."""
     documents = _path(event, ("component", {"typeCode": "COMP"}),
                       ("observationEvent", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(documents, "code", code=c.OBS_DOCUMENTS, codeSystem=c.ICH_OBSERVATION,
+    child(documents, "code", code=c.OBS_DOCUMENTS, codeSystem=c.ICH_OBSERVATION,
         displayName="additionalDocumentsAvailable")
-    _el(documents, "value", xsi_type="BL", value="false")
+    child(documents, "value", xsi_type="BL", value="false")
     expedited = _path(event, ("component", {"typeCode": "COMP"}),
                       ("observationEvent", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(expedited, "code", code=c.OBS_EXPEDITED, codeSystem=c.ICH_OBSERVATION,
+    child(expedited, "code", code=c.OBS_EXPEDITED, codeSystem=c.ICH_OBSERVATION,
         displayName="localCriteriaForExpedited")
-    _el(expedited, "value", xsi_type="BL", nullFlavor="NI")
+    child(expedited, "value", xsi_type="BL", nullFlavor="NI")
     combination = _path(event, ("component", {"typeCode": "COMP"}),
                         ("observationEvent", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(combination, "code", code="C156384", codeSystem=c.NCI_THESAURUS,
+    child(combination, "code", code="C156384", codeSystem=c.NCI_THESAURUS,
         displayName="Combination Product Report Indicator")
-    _el(combination, "value", xsi_type="BL", nullFlavor="NI")
+    child(combination, "value", xsi_type="BL", nullFlavor="NI")
 
 
 def _first_sender(event: etree._Element) -> None:
     related = _path(event, ("outboundRelationship", {"typeCode": "SPRT"}),
                     ("relatedInvestigation", {"classCode": "INVSTG", "moodCode": "EVN"}))
-    _el(related, "code", code=c.REL_INITIAL_REPORT, codeSystem=c.ICH_RELATED,
+    child(related, "code", code=c.REL_INITIAL_REPORT, codeSystem=c.ICH_RELATED,
         displayName="initialReport")
     entity = _path(related, ("subjectOf2", {"typeCode": "SUBJ"}),
                    ("controlActEvent", {"classCode": "CACT", "moodCode": "EVN"}),
                    ("author", {"typeCode": "AUT"}),
                    ("assignedEntity", {"classCode": "ASSIGNED"}))
-    _el(entity, "code", code=c.FIRST_SENDER.code("other"),
+    child(entity, "code", code=c.FIRST_SENDER.code("other"),
         codeSystem=c.FIRST_SENDER.code_system or "", displayName="other")
 
 
 def _primary_source(event: etree._Element, source: PrimarySource) -> None:
-    relation = _el(event, "outboundRelationship", typeCode="SPRT")
+    relation = child(event, "outboundRelationship", typeCode="SPRT")
     if source.regulatory:
-        _el(relation, "priorityNumber", value="1")
-    related = _el(relation, "relatedInvestigation", classCode="INVSTG", moodCode="EVN")
-    _el(related, "code", code=c.REL_SOURCE_REPORT, codeSystem=c.ICH_RELATED,
+        child(relation, "priorityNumber", value="1")
+    related = child(relation, "relatedInvestigation", classCode="INVSTG", moodCode="EVN")
+    child(related, "code", code=c.REL_SOURCE_REPORT, codeSystem=c.ICH_RELATED,
         displayName="sourceReport")
     entity = _path(related, ("subjectOf2", {"typeCode": "SUBJ"}),
                    ("controlActEvent", {"classCode": "CACT", "moodCode": "EVN"}),
@@ -264,26 +254,26 @@ def _primary_source(event: etree._Element, source: PrimarySource) -> None:
                    ("assignedEntity", {"classCode": "ASSIGNED"}))
     if (source.given_name or source.family_name or source.qualification or source.country
             or source.withheld):
-        person = _el(entity, "assignedPerson", classCode="PSN", determinerCode="INSTANCE")
+        person = child(entity, "assignedPerson", classCode="PSN", determinerCode="INSTANCE")
         if source.withheld and not (source.given_name or source.family_name):
-            name = _el(person, "name")  # known to the sender, masked (C.2.r.1)
-            _el(name, "given", nullFlavor="MSK")
-            _el(name, "family", nullFlavor="MSK")
+            name = child(person, "name")  # known to the sender, masked (C.2.r.1)
+            child(name, "given", nullFlavor="MSK")
+            child(name, "family", nullFlavor="MSK")
         elif source.given_name or source.family_name:
-            name = _el(person, "name")
+            name = child(person, "name")
             if source.given_name:
-                _el(name, "given", source.given_name)
+                child(name, "given", source.given_name)
             if source.family_name:
-                _el(name, "family", source.family_name)
+                child(name, "family", source.family_name)
         if source.qualification:
-            _el(_el(person, "asQualifiedEntity", classCode="QUAL"), "code",
+            child(child(person, "asQualifiedEntity", classCode="QUAL"), "code",
                 code=c.QUALIFICATION.code(source.qualification),
                 codeSystem=c.QUALIFICATION.code_system or "")
         if source.country:
             located = _path(person, ("asLocatedEntity", {"classCode": "LOCE"}),
                             ("location", {"classCode": "COUNTRY",
                                           "determinerCode": "INSTANCE"}))
-            _el(located, "code", code=source.country, codeSystem=c.ISO_COUNTRY)
+            child(located, "code", code=source.country, codeSystem=c.ISO_COUNTRY)
     if source.organisation:
         _organisation(entity, source.organisation)
 
@@ -295,7 +285,7 @@ def _organisation(entity: etree._Element, name: str) -> None:
                   ("assignedEntity", {"classCode": "ASSIGNED"}),
                   ("representedOrganization", {"classCode": "ORG",
                                                "determinerCode": "INSTANCE"}))
-    _el(inner, "name", name)
+    child(inner, "name", name)
 
 
 def _sender(event: etree._Element, report: CaseReport) -> None:
@@ -303,7 +293,7 @@ def _sender(event: etree._Element, report: CaseReport) -> None:
                    ("controlActEvent", {"classCode": "CACT", "moodCode": "EVN"}),
                    ("author", {"typeCode": "AUT"}),
                    ("assignedEntity", {"classCode": "ASSIGNED"}))
-    _el(entity, "code", code=c.SENDER_TYPE.code("other"),
+    child(entity, "code", code=c.SENDER_TYPE.code("other"),
         codeSystem=c.SENDER_TYPE.code_system or "")
     if report.sender_organisation:
         _organisation(entity, report.sender_organisation)
@@ -313,25 +303,25 @@ def _characteristic(event: etree._Element, code: str, display: str) -> etree._El
     characteristic = _path(event, ("subjectOf2", {"typeCode": "SUBJ"}),
                            ("investigationCharacteristic", {"classCode": "OBS",
                                                             "moodCode": "EVN"}))
-    _el(characteristic, "code", code=code, codeSystem=c.ICH_CHARACTERISTIC,
+    child(characteristic, "code", code=code, codeSystem=c.ICH_CHARACTERISTIC,
         displayName=display)
     return characteristic
 
 
 def _characteristics(event: etree._Element, report: CaseReport) -> None:
-    _el(_characteristic(event, c.CHAR_REPORT_TYPE, "ICH ReportType"), "value",
+    child(_characteristic(event, c.CHAR_REPORT_TYPE, "ICH ReportType"), "value",
         xsi_type="CE", code=c.REPORT_TYPE.code(report.report_type),
         codeSystem=c.REPORT_TYPE.code_system or "")
     _boolean(_characteristic(event, c.CHAR_OTHER_CASE_IDS, "otherCaseIds"),
              bool(report.other_case_ids))
     if report.nullification is not None:
-        _el(_characteristic(event, c.CHAR_NULLIFICATION, "nullificationAmendmentCode"),
+        child(_characteristic(event, c.CHAR_NULLIFICATION, "nullificationAmendmentCode"),
             "value", xsi_type="CE", code=c.NULLIFICATION.code(report.nullification),
             codeSystem=c.NULLIFICATION.code_system or "")
     if report.nullification_reason is not None:
-        value = _el(_characteristic(event, c.CHAR_NULLIFICATION_REASON,
+        value = child(_characteristic(event, c.CHAR_NULLIFICATION_REASON,
                                     "nullificationAmendmentReason"), "value", xsi_type="CE")
-        _el(value, "originalText", report.nullification_reason)
+        child(value, "originalText", report.nullification_reason)
 
 
 # --- adverse event assessment: patient, reactions, drugs, causality ----------------
@@ -349,7 +339,7 @@ def _assessment(event: etree._Element, report: CaseReport) -> None:
     if report.drugs:
         organizer = _path(role, ("subjectOf2", {"typeCode": "SBJ"}),
                           ("organizer", {"classCode": "CATEGORY", "moodCode": "EVN"}))
-        _el(organizer, "code", code=c.ORG_DRUGS, codeSystem=c.ICH_ORGANIZER,
+        child(organizer, "code", code=c.ORG_DRUGS, codeSystem=c.ICH_ORGANIZER,
             displayName="drugInformation")
         for drug in report.drugs:
             _drug(organizer, drug, drug_ids, reaction_ids, report)
@@ -359,12 +349,12 @@ def _assessment(event: etree._Element, report: CaseReport) -> None:
         _causality(assessment, causality, drug_ids, reaction_ids)
     if report.sender_diagnosis is not None:
         value = _sender_observation(assessment, c.OBS_DIAGNOSIS, "diagnosis")
-        _el(_el(value, "value", xsi_type="CE", codeSystem=c.MEDDRA), "originalText",
+        child(child(value, "value", xsi_type="CE", codeSystem=c.MEDDRA), "originalText",
             report.sender_diagnosis)
         _sender_author(value)
     if report.sender_comment is not None:
         value = _sender_observation(assessment, c.OBS_COMMENT, "comment")
-        _el(value, "value", report.sender_comment, xsi_type="ED")
+        child(value, "value", report.sender_comment, xsi_type="ED")
         _sender_author(value)
 
 
@@ -372,61 +362,61 @@ def _sender_observation(assessment: etree._Element, code: str,
                         display: str) -> etree._Element:
     event = _path(assessment, ("component1", {"typeCode": "COMP"}),
                   ("observationEvent", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(event, "code", code=code, codeSystem=c.ICH_OBSERVATION, displayName=display)
+    child(event, "code", code=code, codeSystem=c.ICH_OBSERVATION, displayName=display)
     return event
 
 
 def _sender_author(event: etree._Element) -> None:
     entity = _path(event, ("author", {"typeCode": "AUT"}),
                    ("assignedEntity", {"classCode": "ASSIGNED"}))
-    _el(entity, "code", code=c.ROLE_SENDER, codeSystem=c.ICH_SOURCE_ROLE,
+    child(entity, "code", code=c.ROLE_SENDER, codeSystem=c.ICH_SOURCE_ROLE,
         displayName="sender")
 
 
 def _patient(role: etree._Element, patient: PatientInfo) -> None:
-    person = _el(role, "player1", classCode="PSN", determinerCode="INSTANCE")
+    person = child(role, "player1", classCode="PSN", determinerCode="INSTANCE")
     if patient.initials is not None:
-        _el(person, "name", patient.initials)
+        child(person, "name", patient.initials)
     else:
-        _el(person, "name", nullFlavor="UNK")
+        child(person, "name", nullFlavor="UNK")
     if patient.sex == "unknown":
-        _el(person, "administrativeGenderCode", nullFlavor="UNK")
+        child(person, "administrativeGenderCode", nullFlavor="UNK")
     elif patient.sex is not None:
-        _el(person, "administrativeGenderCode", code=c.SEX.code(patient.sex),
+        child(person, "administrativeGenderCode", code=c.SEX.code(patient.sex),
             codeSystem=c.ISO_SEX)
     if patient.birth_date is not None:
-        _el(person, "birthTime", value=partial_date_to_ts(patient.birth_date))
+        child(person, "birthTime", value=partial_date_to_ts(patient.birth_date))
     if patient.died_on is not None:
-        _el(person, "deceasedTime", value=partial_date_to_ts(patient.died_on))
+        child(person, "deceasedTime", value=partial_date_to_ts(patient.died_on))
     if patient.age is not None:
         observation = _observation(role, "subjectOf2", "SBJ", c.OBS_AGE,
                                    c.ICH_OBSERVATION, "age")
         attributes = {"value": number_text(patient.age)}
         if patient.age_unit is not None:
             attributes["unit"] = c.AGE_UNIT.code(patient.age_unit)
-        _el(observation, "value", xsi_type="PQ", **attributes)
+        child(observation, "value", xsi_type="PQ", **attributes)
     if patient.age_group is not None:
         observation = _observation(role, "subjectOf2", "SBJ", c.OBS_AGE_GROUP,
                                    c.ICH_OBSERVATION, "Age Group")
-        _el(observation, "value", xsi_type="CE", code=c.AGE_GROUP.code(patient.age_group),
+        child(observation, "value", xsi_type="CE", code=c.AGE_GROUP.code(patient.age_group),
             codeSystem=c.AGE_GROUP.code_system or "")
     for code, display, value, unit in ((c.OBS_WEIGHT, "bodyWeight", patient.weight_kg, "kg"),
                                        (c.OBS_HEIGHT, "height", patient.height_cm, "cm")):
         if value is not None:
             observation = _observation(role, "subjectOf2", "SBJ", code, c.ICH_OBSERVATION,
                                        display)
-            _el(observation, "value", xsi_type="PQ", value=number_text(value), unit=unit)
+            child(observation, "value", xsi_type="PQ", value=number_text(value), unit=unit)
     for code, display in (("C17049", "Race"), ("C16564", "Ethnic Group")):
         # FDA.D.11.r and FDA.D.12 are FDA-required; the model has neither, and the
         # table allows nullFlavor UNK for both.
         observation = _observation(role, "subjectOf2", "SBJ", code, c.NCI_THESAURUS,
                                    display)
-        _el(observation, "value", xsi_type="CE", nullFlavor="UNK")
+        child(observation, "value", xsi_type="CE", nullFlavor="UNK")
     if patient.died_on is not None:
         # D.9.3 is required when D.9.1 is given (FDA rule R0045); the model has no autopsy.
         observation = _observation(role, "subjectOf2", "SBJ", c.OBS_AUTOPSY,
                                    c.ICH_OBSERVATION, "autopsy")
-        _el(observation, "value", xsi_type="BL", nullFlavor="UNK")
+        child(observation, "value", xsi_type="BL", nullFlavor="UNK")
     _medical_history(role, patient)
 
 
@@ -436,7 +426,7 @@ def _medical_history(role: etree._Element, patient: PatientInfo) -> None:
         return
     organizer = _path(role, ("subjectOf2", {"typeCode": "SBJ"}),
                       ("organizer", {"classCode": "CATEGORY", "moodCode": "EVN"}))
-    _el(organizer, "code", code=c.ORG_MEDICAL_HISTORY, codeSystem=c.ICH_ORGANIZER,
+    child(organizer, "code", code=c.ORG_MEDICAL_HISTORY, codeSystem=c.ICH_ORGANIZER,
         displayName="relevantMedicalHistoryAndConcurrentConditions")
     for coded in history:
         observation = _path(organizer, ("component", {"typeCode": "COMP"}),
@@ -445,11 +435,11 @@ def _medical_history(role: etree._Element, patient: PatientInfo) -> None:
                       "displayName": coded.term}
         if coded.version:
             attributes["codeSystemVersion"] = coded.version
-        _el(observation, "code", **attributes)
+        child(observation, "code", **attributes)
     if patient.medical_history_text is not None:
         observation = _observation(organizer, "component", "COMP", c.OBS_HISTORY_TEXT,
                                    c.ICH_OBSERVATION, "historyAndConcurrentConditionText")
-        _el(observation, "value", patient.medical_history_text, xsi_type="ED")
+        child(observation, "value", patient.medical_history_text, xsi_type="ED")
 
 
 def _reaction(role: etree._Element, reaction: Reaction, xml_id: str,
@@ -464,24 +454,24 @@ def _reaction(role: etree._Element, reaction: Reaction, xml_id: str,
             attributes["codeSystemVersion"] = coded.version
         if coded.term != reaction.verbatim:
             attributes["displayName"] = coded.term
-        _el(node, "value", xsi_type="CE", **attributes)
+        child(node, "value", xsi_type="CE", **attributes)
     country = reaction.country or report.occurrence_country
     if country:
         place = _path(node, ("location", {"typeCode": "LOC"}),
                       ("locatedEntity", {"classCode": "LOCE"}),
                       ("locatedPlace", {"classCode": "COUNTRY",
                                         "determinerCode": "INSTANCE"}))
-        _el(place, "code", code=country, codeSystem=c.ISO_COUNTRY)
+        child(place, "code", code=country, codeSystem=c.ISO_COUNTRY)
     words = _observation(node, "outboundRelationship2", "PERT", c.OBS_TRANSLATION,
                          c.ICH_OBSERVATION, "reactionForTranslation")
-    _el(words, "value", reaction.verbatim, xsi_type="ED")
+    child(words, "value", reaction.verbatim, xsi_type="ED")
     for criterion in c.SERIOUSNESS:
         flag = _observation(node, "outboundRelationship2", "PERT", criterion.code,
                             criterion.code_system, criterion.display)
         _boolean(flag, bool(getattr(reaction.seriousness, criterion.field)))
     outcome = _observation(node, "outboundRelationship2", "PERT", c.OBS_OUTCOME,
                            c.ICH_OBSERVATION, "outcome")
-    _el(outcome, "value", xsi_type="CE", code=c.OUTCOME.code(reaction.outcome),
+    child(outcome, "value", xsi_type="CE", code=c.OUTCOME.code(reaction.outcome),
         codeSystem=c.OUTCOME.code_system or "")
 
 
@@ -490,13 +480,13 @@ def _drug(organizer: etree._Element, drug: Drug, drug_ids: Mapping[str, str],
     administration = _path(organizer, ("component", {"typeCode": "COMP"}),
                            ("substanceAdministration", {"classCode": "SBADM",
                                                         "moodCode": "EVN"}))
-    _el(administration, "id", root=drug_ids[drug.id])
+    child(administration, "id", root=drug_ids[drug.id])
     product = _path(administration, ("consumable", {"typeCode": "CSM"}),
                     ("instanceOfKind", {"classCode": "INST"}),
                     ("kindOfProduct", {"classCode": "MMAT", "determinerCode": "KIND"}))
     if drug.ndc is not None:
-        _el(product, "code", code=drug.ndc, codeSystem=c.NDC)
-    _el(product, "name", drug.product_name)
+        child(product, "code", code=drug.ndc, codeSystem=c.NDC)
+    child(product, "name", drug.product_name)
     if drug.manufacturer is not None:
         holder = _path(product, ("asManufacturedProduct", {"classCode": "MANU"}),
                        ("subjectOf", {"typeCode": "SBJ"}),
@@ -504,28 +494,28 @@ def _drug(organizer: etree._Element, drug: Drug, drug_ids: Mapping[str, str],
                        ("holder", {"typeCode": "HLD"}), ("role", {"classCode": "HLD"}),
                        ("playingOrganization", {"classCode": "ORG",
                                                 "determinerCode": "INSTANCE"}))
-        _el(holder, "name", drug.manufacturer)
+        child(holder, "name", drug.manufacturer)
     for substance in drug.substances:
         ingredient = _path(product, ("ingredient", {"classCode": "ACTI"}),
                            ("ingredientSubstance", {"classCode": "MMAT",
                                                     "determinerCode": "KIND"}))
-        _el(ingredient, "name", substance)
+        child(ingredient, "name", substance)
     _dosages(administration, drug)
     if drug.rechallenge is not None and report.reactions:
         _rechallenge(administration, drug, reaction_ids, report)
     if drug.indication is not None:
         indication = _observation(administration, "inboundRelationship", "RSON",
                                   c.OBS_INDICATION, c.ICH_OBSERVATION, "indication")
-        _el(_el(indication, "value", xsi_type="CE", codeSystem=c.MEDDRA), "originalText",
+        child(child(indication, "value", xsi_type="CE", codeSystem=c.MEDDRA), "originalText",
             drug.indication)
         entity = _path(indication, ("performer", {"typeCode": "PRF"}),
                        ("assignedEntity", {"classCode": "ASSIGNED"}))
-        _el(entity, "code", code=c.ROLE_REPORTER, codeSystem=c.ICH_SOURCE_ROLE,
+        child(entity, "code", code=c.ROLE_REPORTER, codeSystem=c.ICH_SOURCE_ROLE,
             displayName="sourceReporter")
     if drug.action_taken is not None:
         act = _path(administration, ("inboundRelationship", {"typeCode": "CAUS"}),
                     ("act", {"classCode": "ACT", "moodCode": "EVN"}))
-        _el(act, "code", code=c.ACTION_TAKEN.code(drug.action_taken),
+        child(act, "code", code=c.ACTION_TAKEN.code(drug.action_taken),
             codeSystem=c.ACTION_TAKEN.code_system or "")
 
 
@@ -542,23 +532,23 @@ def _dosages(administration: etree._Element, drug: Drug) -> None:
                     ("substanceAdministration", {"classCode": "SBADM", "moodCode": "EVN"}))
         if index == 0:
             if drug.dose_text is not None:
-                _el(row, "text", drug.dose_text)
+                child(row, "text", drug.dose_text)
             _interval(row, drug.start, drug.end)
             if drug.route is not None:
-                _el(_el(row, "routeCode"), "originalText", drug.route)
+                child(child(row, "routeCode"), "originalText", drug.route)
             if drug.dose_value is not None or drug.dose_unit is not None:
                 attributes: dict[str, str] = {}
                 if drug.dose_value is not None:
                     attributes["value"] = number_text(drug.dose_value)
                 if drug.dose_unit is not None:
                     attributes["unit"] = drug.dose_unit
-                _el(row, "doseQuantity", **attributes)
+                child(row, "doseQuantity", **attributes)
         if lot is not None:
             instance = _path(row, ("consumable", {"typeCode": "CSM"}),
                              ("instanceOfKind", {"classCode": "INST"}),
                              ("productInstanceInstance", {"classCode": "MMAT",
                                                           "determinerCode": "INSTANCE"}))
-            _el(instance, "lotNumberText", lot)
+            child(instance, "lotNumberText", lot)
 
 
 def _rechallenge(administration: etree._Element, drug: Drug,
@@ -567,23 +557,23 @@ def _rechallenge(administration: etree._Element, drug: Drug,
     reaction_id = assessed[0] if assessed else report.reactions[0].id
     observation = _observation(administration, "outboundRelationship2", "PERT",
                                c.OBS_RECURRENCE, c.ICH_OBSERVATION, "recurranceOfReaction")
-    _el(observation, "value", xsi_type="CE", code=c.RECHALLENGE.code(drug.rechallenge or ""),
+    child(observation, "value", xsi_type="CE", code=c.RECHALLENGE.code(drug.rechallenge or ""),
         codeSystem=c.RECHALLENGE.code_system or "")
     reference = _path(observation, ("outboundRelationship1", {"typeCode": "REFR"}),
                       ("actReference", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(reference, "id", root=reaction_ids[reaction_id])
+    child(reference, "id", root=reaction_ids[reaction_id])
 
 
 def _drug_role(assessment: etree._Element, drug: Drug, xml_id: str) -> None:
     node = _path(assessment, ("component", {"typeCode": "COMP"}),
                  ("causalityAssessment", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(node, "code", code=c.OBS_DRUG_ROLE, codeSystem=c.ICH_OBSERVATION,
+    child(node, "code", code=c.OBS_DRUG_ROLE, codeSystem=c.ICH_OBSERVATION,
         displayName="interventionCharacterization")
-    _el(node, "value", xsi_type="CE", code=c.DRUG_ROLE.code(drug.role),
+    child(node, "value", xsi_type="CE", code=c.DRUG_ROLE.code(drug.role),
         codeSystem=c.DRUG_ROLE.code_system or "")
     reference = _path(node, ("subject2", {"typeCode": "SUBJ"}),
                       ("productUseReference", {"classCode": "SBADM", "moodCode": "EVN"}))
-    _el(reference, "id", root=xml_id)
+    child(reference, "id", root=xml_id)
 
 
 def _causality(assessment: etree._Element, causality: Causality,
@@ -594,19 +584,19 @@ def _causality(assessment: etree._Element, causality: Causality,
                       where="G.k.9.i.1")
     node = _path(assessment, ("component", {"typeCode": "COMP"}),
                  ("causalityAssessment", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(node, "code", code=c.OBS_CAUSALITY, codeSystem=c.ICH_OBSERVATION,
+    child(node, "code", code=c.OBS_CAUSALITY, codeSystem=c.ICH_OBSERVATION,
         displayName="causality")
     if causality.result:
-        _el(node, "value", causality.result, xsi_type="ST")
+        child(node, "value", causality.result, xsi_type="ST")
     if causality.method:
-        _el(_el(node, "methodCode"), "originalText", causality.method)
+        child(child(node, "methodCode"), "originalText", causality.method)
     if causality.source:
         entity = _path(node, ("author", {"typeCode": "AUT"}),
                        ("assignedEntity", {"classCode": "ASSIGNED"}))
-        _el(_el(entity, "code"), "originalText", causality.source)
+        child(child(entity, "code"), "originalText", causality.source)
     reaction = _path(node, ("subject1", {"typeCode": "SUBJ"}),
                      ("adverseEffectReference", {"classCode": "OBS", "moodCode": "EVN"}))
-    _el(reaction, "id", root=reaction_ids[causality.reaction_id])
+    child(reaction, "id", root=reaction_ids[causality.reaction_id])
     drug = _path(node, ("subject2", {"typeCode": "SUBJ"}),
                  ("productUseReference", {"classCode": "SBADM", "moodCode": "EVN"}))
-    _el(drug, "id", root=drug_ids[causality.drug_id])
+    child(drug, "id", root=drug_ids[causality.drug_id])
