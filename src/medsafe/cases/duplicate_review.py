@@ -145,10 +145,8 @@ def _merge(uow: UnitOfWork, principal: Principal, catalog: Catalog, first: int,
     merged = merge(master, [reports[duplicate_id]])
     if merged != master:
         # A version that records the link, without sending the master back to triage.
-        held = uow.session.get(Case, master_id)
-        status = held.status if held else None
-        store_reports(uow, principal, catalog, [merged], Receipt(source="api"))
-        uow.cases.update_case(master_id, {"status": status, "follow_up_pending": False})
+        store_reports(uow, principal, catalog, [merged],
+                      Receipt(source="api", reopens=False))
     uow.cases.update_case(duplicate_id, {"merged_into_id": master_id, "updated_at": now()})
     return master_id, duplicate_id
 

@@ -55,6 +55,9 @@ class Receipt:
     synthetic: bool = False
     patients: Mapping[str, int] = field(default_factory=dict)
     """Patient records by worldwide id, for a batch about several known patients."""
+    reopens: bool = True
+    """A version from outside (a follow-up) sends the case back to triage; one the safety
+    team makes itself (a correction during data entry, a merge) leaves it where it is."""
 
     @property
     def external(self) -> bool:
@@ -116,13 +119,20 @@ def store_reports(uow: UnitOfWork, principal: Principal, catalog: Catalog,
     """Store reports (without committing: the caller decides, so an import can be all or
     nothing). `keep`: remember each stored case in the tally (single intakes want it,
     bulk imports of 400,000 cases do not)."""
+    return store_prepared(uow, principal, catalog,
+                          prepared_from(reports, catalog, receipt, principal), receipt,
+                          keep=keep, on_batch=on_batch)
+
+
+def prepared_from(reports: Iterable[CaseReport], catalog: Catalog, receipt: Receipt,
+                  principal: Principal) -> Iterator[Prepared]:
+    """Each report prepared as a new case, its drugs recognised first."""
     rule = receipt.rule()
     moment = now()
     recorded_by = principal.user_id or None
-    prepared = (prepare(recognise_drugs(r, catalog), catalog, rule, receipt, recorded_by,
-                        moment) for r in reports)
-    return store_prepared(uow, principal, catalog, prepared, receipt, keep=keep,
-                          on_batch=on_batch)
+    for report in reports:
+        yield prepare(recognise_drugs(report, catalog), catalog, rule, receipt, recorded_by,
+                      moment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +250,7 @@ def _arrive(uow: UnitOfWork, principal: Principal, catalog: Catalog, report: Cas
                   nullified=report.nullified)
     if report.nullified:
         values.update(expedited=False, due_on=None, day_zero=None)
-    if case.status != "external":
+    if case.status != "external" and receipt.reopens:
         values["status"] = after_follow_up(case.status)
         values["follow_up_pending"] = case.status == "medical_review"
     uow.cases.insert_versions([{**_version_row(version, arrival.kind, arrival.significant,

@@ -19,18 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from medsafe.cases.imports import IMPORTERS, ImportSummary
-from medsafe.cases.intake import Prepared, Receipt, prepare, store_prepared
+from medsafe.cases.imports import IMPORTERS, ImportSummary, import_prepared
+from medsafe.cases.intake import Prepared, Receipt, prepared_from
 from medsafe.cases.model import CaseReport
-from medsafe.cases.prepare import recognise_drugs
 from medsafe.errors import Invalid, MedsafeError
 from medsafe.interop.faers.reader import read_faers
 from medsafe.interop.vaers import read_vaers
 from medsafe.knowledge.catalog import Catalog
-from medsafe.records import now, require_role
-from medsafe.security import audit
-from medsafe.security.principal import Principal
-from medsafe.store.engine import more_memory_for_bulk_load
+from medsafe.records import require_role
+from medsafe.security.principal import SYSTEM, Principal
 from medsafe.store.uow import UowFactory
 
 BATCH = 1000
@@ -68,26 +65,15 @@ def import_folder(uow_factory: UowFactory, principal: Principal, catalog: Catalo
             on_problem(problem)
 
     try:
-        with uow_factory() as uow:
-            with more_memory_for_bulk_load(uow.session.connection()):
-                tally = store_prepared(
-                    uow, principal, catalog,
-                    _received(channel, producer, note, on_progress or _ignore),
-                    Receipt(source=spec.kind))
-            summary = ImportSummary(source=spec.kind, label=label, new=tally.new,
-                                    follow_ups=tally.follow_ups, nullified=tally.nullified,
-                                    same=tally.same)
-            audit.record(uow, principal, "cases.import", "import", label[:80], {
-                "source": spec.kind, "new": tally.new, "follow_ups": tally.follow_ups,
-                "nullified": tally.nullified, "same": tally.same,
-                "skipped_rows": len(problems)})
-            uow.commit()
+        return import_prepared(uow_factory, principal, catalog,
+                               _received(channel, producer, note, on_progress or _ignore),
+                               Receipt(source=spec.kind), label=label,
+                               problems=lambda: len(problems))
     finally:
         if producer.is_alive():
             producer.kill()
         producer.join()
         channel.close()
-    return summary
 
 
 def _received(channel: Any, producer: Any, note: Callable[[str], None],
@@ -118,15 +104,12 @@ def _received(channel: Any, producer: Any, note: Callable[[str], None],
 def produce(spec: ReaderSpec, channel: Any) -> None:
     """The producer's body (in the second process)."""
     try:
-        catalog = Catalog.load()
-        receipt = Receipt(source=spec.kind)
-        rule = receipt.rule()
-        moment = now()
-        reported = _Throttled(channel)
+        reports = _reader(spec, lambda text: channel.put(("problem", text)),
+                          _Throttled(channel))
         batch: list[Prepared] = []
-        for report in _reader(spec, lambda text: channel.put(("problem", text)), reported):
-            batch.append(prepare(recognise_drugs(report, catalog), catalog, rule, receipt,
-                                 None, moment))
+        # SYSTEM: versions from a national database are recorded by no user.
+        for item in prepared_from(reports, Catalog.load(), Receipt(source=spec.kind), SYSTEM):
+            batch.append(item)
             if len(batch) >= BATCH:
                 channel.put(("batch", batch))
                 batch = []

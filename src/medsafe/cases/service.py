@@ -311,10 +311,11 @@ def correct(uow: UnitOfWork, principal: Principal, catalog: Catalog, reference: 
     if report.worldwide_id != row.worldwide_id:
         raise Conflict(f"this report is for case {report.worldwide_id}, not "
                        f"{row.worldwide_id}")
-    status = row.status
-    store_reports(uow, principal, catalog, [report], Receipt(source="api", region=region))
-    if status in ("triage", "data_entry"):
-        uow.cases.update_case(row.id, {"status": status, "follow_up_pending": False})
+    # Corrected during triage or data entry, the case stays there; corrected after
+    # review, it goes back to triage like any new information.
+    store_reports(uow, principal, catalog, [report],
+                  Receipt(source="api", region=region,
+                          reopens=row.status not in ("triage", "data_entry")))
     audit.record(uow, principal, "case.correct", "case", row.id,
                  {"version": _get_any(uow, row.id).version}, reason=reason)
     result = summary(_get_any(uow, row.id))
