@@ -14,11 +14,10 @@ from medsafe.signals.prior import log_likelihood
 from medsafe.signals.score import COLUMNS
 from medsafe.signals.stats import Prior
 from tests.e2e.test_cli import medsafe
+from tests.support.caers import CAERS, PUBLISHED_PRIOR
 from tests.support.shipped import VAERS_1999 as VAERS
 
-CAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "caers-openebgm" / "caers.csv"
-PUBLISHED = {"alpha1": 3.25379356, "beta1": 0.39988854, "alpha2": 2.02612692,
-             "beta2": 1.90807970, "p": 0.06534557}
+PUBLISHED = PUBLISHED_PRIOR
 needs_caers = pytest.mark.skipif(not CAERS.exists(),
                                  reason="needs ../shared/data/caers-openebgm/caers.csv")
 CAERS_COLUMNS = ("--id-col", "id", "--drug-col", "var1", "--event-col", "var2")

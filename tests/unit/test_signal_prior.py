@@ -3,10 +3,6 @@ a prior it simulated from, and fails loudly rather than silently."""
 
 from __future__ import annotations
 
-import csv
-from collections import defaultdict
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import optimize
@@ -20,26 +16,17 @@ from medsafe.signals.prior import (
     prior_from_theta,
 )
 from medsafe.signals.stats import Prior, expected
+from tests.support.caers import CAERS, PUBLISHED_PRIOR, caers_counts
 
-CAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "caers-openebgm" / "caers.csv"
-PUBLISHED = Prior(3.25379356, 0.39988854, 2.02612692, 1.90807970, 0.06534557)
+PUBLISHED = Prior(**PUBLISHED_PRIOR)
 
 
 def caers_cells() -> tuple[np.ndarray, np.ndarray]:
-    reports: set[str] = set()
-    by_drug: dict[str, set[str]] = defaultdict(set)
-    by_event: dict[str, set[str]] = defaultdict(set)
-    by_pair: dict[tuple[str, str], set[str]] = defaultdict(set)
-    with CAERS.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            reports.add(row["id"])
-            by_drug[row["var1"]].add(row["id"])
-            by_event[row["var2"]].add(row["id"])
-            by_pair[row["var1"], row["var2"]].add(row["id"])
-    pairs = list(by_pair)
-    n = np.array([len(by_pair[p]) for p in pairs], dtype=np.float64)
-    e = expected([len(by_drug[d]) for d, _ in pairs], [len(by_event[v]) for _, v in pairs],
-                 len(reports))
+    counts = caers_counts()
+    pairs = list(counts.by_pair)
+    n = np.array([counts.by_pair[p] for p in pairs], dtype=np.float64)
+    e = expected([counts.by_drug[d] for d, _ in pairs],
+                 [counts.by_event[v] for _, v in pairs], counts.reports)
     return n, e
 
 

@@ -4,10 +4,6 @@ published approximations)."""
 
 from __future__ import annotations
 
-import csv
-from collections import defaultdict
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import optimize, stats
@@ -22,28 +18,18 @@ from medsafe.signals.stats import (
     prr,
     ror,
 )
+from tests.support.caers import CAERS, PUBLISHED_PRIOR, caers_counts
 
-CAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "caers-openebgm" / "caers.csv"
-# openEBGM vignette 04's hyperparameters (caers-openebgm/SOURCE.md).
-VIGNETTE_PRIOR = Prior(3.25379356, 0.39988854, 2.02612692, 1.90807970, 0.06534557)
+VIGNETTE_PRIOR = Prior(**PUBLISHED_PRIOR)
 
 
 def test_caers_reproduces_openebgms_published_example() -> None:
     if not CAERS.exists():
         pytest.skip("needs ../shared/data/caers-openebgm/caers.csv")
-    reports: set[str] = set()
-    by_drug: dict[str, set[str]] = defaultdict(set)
-    by_event: dict[str, set[str]] = defaultdict(set)
-    by_pair: dict[tuple[str, str], set[str]] = defaultdict(set)
-    with CAERS.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            reports.add(row["id"])
-            by_drug[row["var1"]].add(row["id"])
-            by_event[row["var2"]].add(row["id"])
-            by_pair[row["var1"], row["var2"]].add(row["id"])
+    counts = caers_counts()
     drug, event = "REUMOFAN PLUS", "WEIGHT INCREASED"
-    n = len(by_pair[drug, event])
-    e = expected(len(by_drug[drug]), len(by_event[event]), len(reports))
+    n = counts.by_pair[drug, event]
+    e = expected(counts.by_drug[drug], counts.by_event[event], counts.reports)
     assert n == 16
     assert float(e) == pytest.approx(0.40643623, abs=1e-8)
     score, eb05, eb95 = ebgm(n, e, VIGNETTE_PRIOR)
