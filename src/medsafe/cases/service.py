@@ -31,6 +31,7 @@ from medsafe.store.schema import Case
 from medsafe.store.uow import UnitOfWork
 
 SAFETY_TEAM = ("admin", "manufacturer")
+MANAGERS = ("admin", "regulator", "manufacturer")  # who sees the workload
 READERS = ("admin", "regulator", "manufacturer", "pharmacist", "physician", "patient")
 DUE_SOON_DAYS = 5
 WITHHELD = "[withheld: free text may identify the patient or the reporter]"
@@ -251,7 +252,7 @@ def _queue(principal: Principal, queue: str, today: date) -> Select[Case]:
 def workload(uow: UnitOfWork, principal: Principal, today: date | None = None
              ) -> list[Workload]:
     """Cases per status, with how many are due soon and overdue: the manager's view."""
-    require_role(principal, ("admin", "regulator", "manufacturer"), "see the workload")
+    require_role(principal, MANAGERS, "see the workload")
     day = today or now().date()
     rows = uow.cases.workload(visible_cases(principal), day,
                               day + timedelta(days=DUE_SOON_DAYS))

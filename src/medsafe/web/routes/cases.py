@@ -54,7 +54,6 @@ DRUG_ROWS = 3
 FORM_TEXT = 25_000
 """Longest value any one form field may carry; the form models bound each field exactly."""
 
-MANAGERS = frozenset({"admin", "regulator", "manufacturer"})
 CLINICIAN_FORM_ROLES = ("admin", "regulator", "manufacturer", "pharmacist", "physician")
 TABS: tuple[str, ...] = ("new", "invalid", "serious", "due_soon", "overdue", "all",
                          "external")
@@ -399,13 +398,14 @@ def inbox(request: Request, caller: SignedIn, queue: Annotated[QueueName, Query(
                   service.list_cases(uow, principal, queue=tab, today=day, limit=0)[1]
                   for tab in TABS}
         load = (service.workload(uow, principal, today=day)
-                if principal.role in MANAGERS else None)
+                if principal.role in service.MANAGERS else None)
     first = (page - 1) * size + 1
     return render(request, "cases.html", {
         "cases": cases, "total": total, "page": page, "queue": queue, "tabs": TABS,
         "counts": counts, "workload": load, "pages": max(1, math.ceil(total / size)),
         "first": first, "last": first + len(cases) - 1, "today": day, "words": WORDS,
         "due_soon_days": service.DUE_SOON_DAYS,
+        "reviews_duplicates": principal.role in SAFETY_TEAM,
     })
 
 
