@@ -9,13 +9,18 @@ does not leak.
   dispensing, with contact details.
 - physician: its own patients (care relationship) and their dispensing, with contacts.
 - patient: itself, its dispensing, its contacts.
+
+Signals (statistics over the whole case store) are for admins and regulators, and for a
+manufacturer those about its own products: its ingredients, products and lots.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute
 
 from medsafe.security.principal import Principal
+from medsafe.store.repositories.signals import AXES, lot_label
 from medsafe.store.schema import (
     CareRelationship,
     Case,
@@ -24,6 +29,7 @@ from medsafe.store.schema import (
     Lot,
     Patient,
     Product,
+    Signal,
     Stock,
 )
 
@@ -102,3 +108,38 @@ def visible_cases(principal: Principal) -> ColumnElement[bool]:
             .where(Product.manufacturer_id == principal.organisation_id,
                    CaseDrug.role.in_(("suspect", "interacting")))))
     return or_(mine, Case.patient_id.in_(select(Patient.id).where(visible_patients(principal))))
+
+
+def visible_signals(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause on `Signal`: every signal for admins and regulators; for a
+    manufacturer the signals whose drug is one of its ingredients, products or lots, on
+    that axis. Other roles see none (the service refuses them first)."""
+    if principal.role in ("admin", "regulator"):
+        return true()
+    if principal.role != "manufacturer" or principal.organisation_id is None:
+        return false()
+    return or_(*(and_(Signal.axis == axis, Signal.drug.in_(made_by(principal, axis)))
+                 for axis in AXES))
+
+
+def visible_pair_drugs(principal: Principal, axis: str,
+                       drug: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """The same rule for the pairs of a run on `axis`, on their `drug` column."""
+    if principal.role in ("admin", "regulator"):
+        return true()
+    if principal.role != "manufacturer" or principal.organisation_id is None \
+            or axis not in AXES:
+        return false()
+    return drug.in_(made_by(principal, axis))
+
+
+def made_by(principal: Principal, axis: str) -> Select[str]:
+    """The names, on `axis`, of what a manufacturer makes (as `store.repositories.signals`
+    names drugs)."""
+    own = Product.manufacturer_id == principal.organisation_id
+    if axis == "ingredient":
+        return select(Product.ingredient_id).where(own)
+    if axis == "product":
+        return select(Product.name).where(own)
+    return (select(lot_label(Product.name, Lot.lot_number))
+            .join(Lot, Lot.product_id == Product.id).where(own))

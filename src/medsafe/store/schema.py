@@ -387,3 +387,74 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SignalRun(Base):
+    """A stored detection run: what was read, how (parameters as JSON), the prior it
+    used (JSON: alpha1, beta1, alpha2, beta2, p and the fit's report), and what it found.
+    Every pair it scored is in `signal_pairs`."""
+
+    __tablename__ = "signal_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    input: Mapped[str] = mapped_column(String(500))  # a path, or "case store"
+    input_format: Mapped[str] = mapped_column(String(20))  # csv parquet vaers faers cases
+    axis: Mapped[str] = mapped_column(String(20))  # ingredient product lot (or drug)
+    parameters: Mapped[str] = mapped_column(Text)  # JSON
+    prior: Mapped[str] = mapped_column(Text)  # JSON
+    loglik: Mapped[float | None] = mapped_column(Float)  # None when a prior was given
+    converged: Mapped[bool | None] = mapped_column(Boolean)
+    notes: Mapped[str | None] = mapped_column(Text)  # the fit's notes, "; "-joined
+    reports: Mapped[int] = mapped_column(Integer)
+    pairs: Mapped[int] = mapped_column(Integer)
+    candidates: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(80))  # username, as in the audit trail
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class SignalPair(Base):
+    """Every drug-event pair a run scored, with every statistic (`signals.score.COLUMNS`).
+    A statistic that cannot be formed (NaN) is NULL; a ratio over a zero cell is +inf.
+    The key (run, drug, event) is also the index every lookup uses, including by run."""
+
+    __tablename__ = "signal_pairs"
+    run_id: Mapped[int] = mapped_column(ForeignKey("signal_runs.id"), primary_key=True)
+    drug: Mapped[str] = mapped_column(String(320), primary_key=True)
+    event: Mapped[str] = mapped_column(String(250), primary_key=True)
+    n: Mapped[float] = mapped_column(Float)
+    e: Mapped[float] = mapped_column(Float)
+    prr: Mapped[float | None] = mapped_column(Float)
+    prr_lo: Mapped[float | None] = mapped_column(Float)
+    prr_hi: Mapped[float | None] = mapped_column(Float)
+    chi2: Mapped[float | None] = mapped_column(Float)
+    ror: Mapped[float | None] = mapped_column(Float)
+    ror_lo: Mapped[float | None] = mapped_column(Float)
+    ror_hi: Mapped[float | None] = mapped_column(Float)
+    ic: Mapped[float | None] = mapped_column(Float)
+    ic025: Mapped[float | None] = mapped_column(Float)
+    ic975: Mapped[float | None] = mapped_column(Float)
+    ebgm: Mapped[float | None] = mapped_column(Float)
+    eb05: Mapped[float | None] = mapped_column(Float)
+    eb95: Mapped[float | None] = mapped_column(Float)
+    signal: Mapped[bool] = mapped_column(Boolean)
+    signal_by: Mapped[str] = mapped_column(String(40))
+
+
+class Signal(Base):
+    """A candidate signal: one per drug x event x drug axis, created by the first run
+    that flags the pair, then moved through its lifecycle (`signals.lifecycle`) by
+    people. Its statistics are those of the latest run that scored the pair; its steps
+    are in the audit trail (entity "signal")."""
+
+    __tablename__ = "signals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    axis: Mapped[str] = mapped_column(String(20))
+    drug: Mapped[str] = mapped_column(String(320))
+    event: Mapped[str] = mapped_column(String(250))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    conclusion: Mapped[str | None] = mapped_column(Text)
+    first_run_id: Mapped[int] = mapped_column(ForeignKey("signal_runs.id"))
+    latest_run_id: Mapped[int] = mapped_column(ForeignKey("signal_runs.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("axis", "drug", "event"),)

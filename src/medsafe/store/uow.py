@@ -24,6 +24,7 @@ from medsafe.store.repositories import (
     PatientRepository,
     PrescriptionRepository,
     ProductRepository,
+    SignalRepository,
     StockRepository,
     UserRepository,
 )
@@ -40,6 +41,7 @@ class UnitOfWork:
     dispensings: DispensingRepository
     audit_events: AuditEventRepository
     cases: CaseRepository
+    signals: SignalRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -69,6 +71,7 @@ class UnitOfWork:
         self.dispensings = DispensingRepository(session)
         self.audit_events = AuditEventRepository(session)
         self.cases = CaseRepository(session)
+        self.signals = SignalRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

@@ -87,6 +87,7 @@ def _routers() -> tuple[APIRouter, ...]:
         patients,
         prescriptions,
         products,
+        signals,
         stock,
         users,
     )
@@ -94,7 +95,8 @@ def _routers() -> tuple[APIRouter, ...]:
     api = APIRouter(responses=ERRORS)
     for router in (auth.router, drugs.router, assessments.router, patients.router,
                    organisations.router, products.router, stock.router, dispensing.router,
-                   prescriptions.router, audit.router, users.router, cases.router):
+                   prescriptions.router, audit.router, users.router, cases.router,
+                   signals.router):
         api.include_router(router)
     return (api,)
 

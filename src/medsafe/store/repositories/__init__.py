@@ -13,6 +13,7 @@ from medsafe.store.repositories.organisations import OrganisationRepository
 from medsafe.store.repositories.patients import PatientRepository
 from medsafe.store.repositories.prescriptions import PrescriptionRepository
 from medsafe.store.repositories.products import ProductRepository
+from medsafe.store.repositories.signals import SignalRepository
 from medsafe.store.repositories.stock import StockRepository
 from medsafe.store.repositories.users import UserRepository
 
@@ -24,6 +25,7 @@ __all__ = [
     "PatientRepository",
     "PrescriptionRepository",
     "ProductRepository",
+    "SignalRepository",
     "StockRepository",
     "UserRepository",
 ]
