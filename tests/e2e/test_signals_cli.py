@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from medsafe.signals.counting import Columns, count_file
+from medsafe.signals.counting import Columns
+from medsafe.signals.detection import InputSpec, count_input
 from medsafe.signals.prior import log_likelihood
 from medsafe.signals.score import COLUMNS
 from medsafe.signals.stats import Prior
@@ -58,7 +59,7 @@ def test_the_fitted_prior_is_written_and_beats_the_published_one(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     fitted = json.loads(prior_out.read_text(encoding="utf-8"))
     assert fitted["converged"] is True
-    counts = count_file(CAERS, Columns("id", "var1", "var2"))
+    counts = count_input(InputSpec(CAERS, "table", Columns("id", "var1", "var2")))
     published = log_likelihood(Prior(**PUBLISHED), counts.n, counts.e)
     assert fitted["loglik"] >= published - 1e-9
     assert "log-likelihood" in result.stderr

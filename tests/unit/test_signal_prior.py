@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from medsafe.signals.counting import Columns, count_file
+from medsafe.signals.counting import Columns
+from medsafe.signals.detection import InputSpec, count_input
 from medsafe.signals.prior import (
     FitFailed,
     fit_prior,
@@ -99,7 +100,7 @@ def test_faers_2022q3_fits_where_openebgms_default_fit_fails() -> None:
     converges from every start, and says so."""
     if not FAERS_Q3.exists():
         pytest.skip("needs ../shared/data/faers/pvlrt/faers22q3raw.csv")
-    counts = count_file(FAERS_Q3, Columns("CASEID", "DRUG", "AE"))
+    counts = count_input(InputSpec(FAERS_Q3, "table", Columns("CASEID", "DRUG", "AE")))
     assert (counts.n.size, counts.n_reports) == (111_118, 215_867)
     fitted = fit_prior(counts.n, counts.e)
     assert fitted.converged

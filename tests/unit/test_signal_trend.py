@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 from datetime import date
 
-from medsafe.signals.counting import count_vaers, received_range
-from medsafe.signals.trend import period_ends, trend
+from medsafe.signals.detection import InputSpec, trend_input
+from medsafe.signals.trend import period_ends
 from tests.support.shipped import VAERS_1999
 
 
@@ -38,11 +38,12 @@ def reports_by_end_of(day: date) -> int:
 
 
 def test_each_period_counts_only_the_reports_received_by_its_end() -> None:
-    first, last = received_range(VAERS_1999)
-    rows = trend(lambda day: count_vaers(VAERS_1999, until=day), first, last, drug="RV",
-                 event="Intussusception", by="quarter")
-    ends = [end for _, end in period_ends(first, last, "quarter")]
-    assert [row.n for row in rows] == [reports_by_end_of(end) for end in ends]
+    rows = trend_input(InputSpec(VAERS_1999, "vaers"), drug="RV", event="Intussusception",
+                       by="quarter")
+    ends = dict(period_ends(date(1990, 1, 1), date(2001, 1, 1),
+                                                     "quarter"))
+    assert [row.n for row in rows] == [reports_by_end_of(ends[row.period]) for row in rows]
+    assert rows[-1].n == reports_by_end_of(date(2001, 1, 1))  # no report left out
     flagged = next(row.period for row in rows if row.signal)
     # RotaShield was withdrawn in October 1999; the pair is flagged before that.
     assert flagged < "1999-Q4"

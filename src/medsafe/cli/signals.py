@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
-import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +21,7 @@ from medsafe.cli.errors import reported_errors
 from medsafe.errors import Invalid
 
 if TYPE_CHECKING:
+    from medsafe.signals.detection import Detection, InputFormat
     from medsafe.signals.stats import Prior
 
 app = typer.Typer(help="Signal detection: disproportionality over report tables.",
@@ -29,61 +31,112 @@ err = Console(stderr=True, highlight=False)
 
 @app.command(name="run")
 def run(
-    input_path: Annotated[Path, typer.Option("--input", help="a long CSV or Parquet table "
-                                             "(one row per report, drug and event), or a "
-                                             "VAERS folder")],
-    out: Annotated[Path, typer.Option(help="where to write every pair's statistics (.csv)")],
+    input_path: Annotated[Path, typer.Option(
+        "--input", help="a long CSV or Parquet table (one row per report, drug and event; "
+        "a file, a folder of files or a glob), a VAERS folder or a FAERS quarterly ASCII "
+        "folder")],
+    out: Annotated[Path, typer.Option(help="where to write every pair's statistics "
+                                      "(.csv or .parquet)")],
     input_format: Annotated[str, typer.Option(
-        help="table (CSV or Parquet, by extension) or vaers (VAX_TYPE x symptom)")] = "table",
-    id_col: Annotated[str, typer.Option(help="the report id column")] = "id",
-    drug_col: Annotated[str, typer.Option(help="the drug column")] = "drug",
-    event_col: Annotated[str, typer.Option(help="the event column")] = "event",
+        help="csv, parquet, vaers (VAX_TYPE x symptom) or faers; default: by extension")
+    ] = "table",
+    id_col: Annotated[str, typer.Option(help="tables: the report id column")] = "id",
+    drug_col: Annotated[str, typer.Option(help="tables: the drug column")] = "drug",
+    event_col: Annotated[str, typer.Option(help="tables: the event column")] = "event",
+    date_col: Annotated[str | None, typer.Option(
+        help="tables: the column with the day each report was received")] = None,
     strata: Annotated[list[str] | None, typer.Option(
-        help="a column to stratify the expected counts by (repeatable)")] = None,
+        help="stratify the expected counts by this column (repeatable; for VAERS and "
+        "FAERS: sex, age_group, year)")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (in process) or spark "
+                                        "(needs medsafe[spark])")] = "duckdb",
     prior_in: Annotated[Path | None, typer.Option(
         help="use this prior (JSON with alpha1, beta1, alpha2, beta2, p) instead of "
         "fitting one")] = None,
-    prior_out: Annotated[Path | None, typer.Option(help="write the prior used here")] = None,
+    prior_out: Annotated[Path | None, typer.Option(help="write the prior used here "
+                                                   "(JSON)")] = None,
+    eb05: Annotated[float, typer.Option(help="signal when EB05 >= this")] = 2.0,
+    ic025: Annotated[float, typer.Option(help="signal when IC025 > this (and n >= min-n)")
+                     ] = 0.0,
+    prr: Annotated[float, typer.Option(help="signal when PRR >= this with chi2 and n")
+                   ] = 2.0,
+    chi2: Annotated[float, typer.Option(help="... and Yates chi-square >= this")] = 4.0,
+    min_n: Annotated[int, typer.Option(help="the n the IC and PRR criteria need")] = 3,
 ) -> None:
-    """Count distinct reports (DuckDB), fit the GPS prior, and score every pair with PRR,
-    ROR, IC and EBGM; the `signal` column applies the default rule."""
-    from medsafe.signals.counting import Columns, count_file, count_vaers
-    from medsafe.signals.prior import fit_prior
-    from medsafe.signals.score import score, write_csv
+    """Count distinct reports (DuckDB or Spark), fit the GPS prior, and score every pair
+    with PRR, ROR, IC and EBGM; `signal` applies the rule, `signal_by` says which
+    criteria fired."""
+    from medsafe.signals.counting import Columns
+    from medsafe.signals.detection import InputSpec, detect_input
+    from medsafe.signals.score import Thresholds, write_scores
 
     with reported_errors():
-        started = time.perf_counter()
-        if input_format == "vaers":
-            counts = count_vaers(input_path)
-        elif input_format == "table":
-            counts = count_file(input_path, Columns(id_col, drug_col, event_col,
-                                                    tuple(strata or ())))
-        else:
-            raise Invalid(f"unknown input format '{input_format}' (table, vaers)",
-                          where="--input-format")
-        err.print(f"counted {counts.n.size:,} pairs in {counts.n_reports:,} reports "
-                  f"({time.perf_counter() - started:.1f} s)")
-        if prior_in is not None:
-            prior, fitted = _read_prior(prior_in), None
-        else:
-            fitted = fit_prior(counts.n, counts.e)
-            prior = fitted.prior
-            err.print(f"fitted the prior: log-likelihood {fitted.loglik:.4f}; "
-                      + "; ".join(fitted.notes)
-                      + (f"; at a bound: {', '.join(fitted.at_bound)}" if fitted.at_bound
-                         else ""))
-        scores = score(counts, prior)
-        write_csv(scores, out)
+        if engine not in ("duckdb", "spark"):
+            raise Invalid(f"unknown engine '{engine}' (duckdb, spark)", where="--engine")
+        if out.suffix.lower() not in (".csv", ".parquet"):
+            raise Invalid(f"{out}: write .csv or .parquet", where="--out")
+        given = tuple(strata or ())
+        spec = InputSpec(input_path, _format(input_format),
+                         Columns(id_col, drug_col, event_col, given, date_col), given)
+        thresholds = Thresholds(eb05, ic025, prr, chi2, min_n)
+        prior = _read_prior(prior_in) if prior_in is not None else None
+        with _progress() as say:
+            detection = detect_input(spec, engine=engine,  # type: ignore[arg-type]
+                                     prior=prior, thresholds=thresholds, progress=say)
+            write_scores(detection.scores, out)
         if prior_out is not None:
-            document: dict[str, object] = {**asdict(prior), "loglik": None, "converged": None}
-            if fitted is not None:
-                document.update(loglik=fitted.loglik, converged=fitted.converged,
-                                n_star=fitted.n_star, at_bound=list(fitted.at_bound),
-                                notes=list(fitted.notes))
-            prior_out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    signals = int(scores.columns["signal"].sum())
-    err.print(f"wrote {len(scores):,} pairs ({signals:,} candidate signals) to {out} in "
-              f"{time.perf_counter() - started:.1f} s")
+            _write_prior(prior_out, detection)
+    fitted = detection.fitted
+    if fitted is not None:
+        err.print(f"prior: log-likelihood {fitted.loglik:.4f} (all cells with n >= "
+                  f"{fitted.n_star}); " + "; ".join(fitted.notes)
+                  + (f"; at a bound: {', '.join(fitted.at_bound)}" if fitted.at_bound
+                     else ""))
+    signals = int(detection.scores.columns["signal"].sum())
+    err.print(f"wrote {len(detection.scores):,} pairs ({signals:,} candidate signals) to "
+              f"{out} in {detection.seconds:.1f} s")
+
+
+def _format(given: str) -> InputFormat:
+    from medsafe.signals.detection import FORMATS
+
+    if given != "table" and given not in FORMATS:
+        raise Invalid(f"unknown input format '{given}' ({', '.join(FORMATS)})",
+                      where="--input-format")
+    return given  # type: ignore[return-value]
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str], None]]:
+    """A spinner naming the current phase, and each finished phase on its own line."""
+    with err.status("counting ...") as status:
+        def say(message: str) -> None:
+            err.print(message)
+            status.update(_next_phase(message))
+
+        yield say
+
+
+def _next_phase(finished: str) -> str:
+    if finished.startswith("counted"):
+        return "fitting the prior ..."
+    if finished.startswith("fitted"):
+        return "scoring ..."
+    return "writing ..."
+
+
+def _write_prior(path: Path, detection: Detection) -> None:
+    document: dict[str, object] = {**asdict(detection.prior), "loglik": None,
+                                   "converged": None}
+    fitted = detection.fitted
+    if fitted is not None:
+        document.update(loglik=fitted.loglik, converged=fitted.converged,
+                        n_star=fitted.n_star, at_bound=list(fitted.at_bound),
+                        squashed=fitted.squashed, notes=list(fitted.notes))
+    try:
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise Invalid(f"{path}: cannot be written ({error})", where="--prior-out") from None
 
 
 def _read_prior(path: Path) -> Prior:
@@ -98,35 +151,48 @@ def _read_prior(path: Path) -> Prior:
 
 @app.command(name="trend")
 def trend_command(
-    input_path: Annotated[Path, typer.Option("--input", help="a VAERS folder")],
+    input_path: Annotated[Path, typer.Option(
+        "--input", help="a long CSV or Parquet table with a received-date column, a VAERS "
+        "folder or a FAERS folder")],
     drug: Annotated[str, typer.Option(help="the drug (for VAERS the VAX_TYPE, e.g. RV)")],
     event: Annotated[str, typer.Option(help="the event term, e.g. Intussusception")],
     out: Annotated[Path, typer.Option(help="where to write one row per period (.csv)")],
-    input_format: Annotated[str, typer.Option(help="vaers (the only one so far)")] = "vaers",
+    input_format: Annotated[str, typer.Option(
+        help="csv, parquet, vaers or faers; default: by extension")] = "table",
     by: Annotated[str, typer.Option(help="month or quarter")] = "month",
+    id_col: Annotated[str, typer.Option(help="tables: the report id column")] = "id",
+    drug_col: Annotated[str, typer.Option(help="tables: the drug column")] = "drug",
+    event_col: Annotated[str, typer.Option(help="tables: the event column")] = "event",
+    date_col: Annotated[str, typer.Option(
+        help="tables: the column with the day each report was received")] = "received",
+    strata: Annotated[list[str] | None, typer.Option(
+        help="stratify the expected counts by this column (repeatable)")] = None,
 ) -> None:
     """The pair's statistics cumulatively by month or quarter of receipt, each period
     from the reports received by its end only (its prior too)."""
-    from medsafe.signals.counting import count_vaers, received_range
-    from medsafe.signals.trend import trend
+    from medsafe.signals.counting import Columns
+    from medsafe.signals.detection import InputSpec, trend_input
 
     with reported_errors():
-        if input_format != "vaers":
-            raise Invalid(f"trends read VAERS folders so far, not '{input_format}'",
-                          where="--input-format")
         if by not in ("month", "quarter"):
             raise Invalid(f"unknown period '{by}' (month, quarter)", where="--by")
-        first, last = received_range(input_path)
-        rows = trend(lambda day: count_vaers(input_path, until=day), first, last,
-                     drug=drug, event=event, by=by)  # type: ignore[arg-type]
-        with out.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(("period", "n", "e", "prr", "ic025", "eb05", "signal",
-                             "signal_by", "note"))
-            for row in rows:
-                writer.writerow((row.period, row.n, _cell(row.e), _cell(row.prr),
-                                 _cell(row.ic025), _cell(row.eb05),
-                                 "true" if row.signal else "false", row.signal_by, row.note))
+        given = tuple(strata or ())
+        spec = InputSpec(input_path, _format(input_format),
+                         Columns(id_col, drug_col, event_col, given, date_col), given)
+        with err.status("counting each period ..."):
+            rows = trend_input(spec, drug=drug, event=event, by=by)  # type: ignore[arg-type]
+        try:
+            with out.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(("period", "n", "e", "prr", "ic025", "eb05", "signal",
+                                 "signal_by", "note"))
+                for row in rows:
+                    writer.writerow((row.period, row.n, _cell(row.e), _cell(row.prr),
+                                     _cell(row.ic025), _cell(row.eb05),
+                                     "true" if row.signal else "false", row.signal_by,
+                                     row.note))
+        except OSError as error:
+            raise Invalid(f"{out}: cannot be written ({error})", where="--out") from None
     flagged = next((row.period for row in rows if row.signal), None)
     err.print(f"{drug} x {event}: {len(rows)} periods written to {out}; "
               + (f"first flagged in {flagged}" if flagged else "never flagged"))

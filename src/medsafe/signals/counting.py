@@ -1,21 +1,26 @@
-"""Counting distinct reports per drug, per event, per pair and per stratum, in DuckDB.
+"""Counting distinct reports per drug, per event, per pair and per stratum, written once
+in the SQL that DuckDB and Spark SQL share, and run by either engine.
 
 The counting convention (openEBGM `processRaw()`): every count is of *distinct reports*,
 so a report listing a drug twice counts once; E = n_drug × n_event / n_reports, and with
-strata E = Σ_s n_drug,s × n_event,s / n_s over every combination of the stratum columns.
-A long table is one row per report × drug × event (extra rows are harmless).
+strata E = Σ_s n_drug,s × n_event,s / n_s over every combination of the stratum columns
+(a report belongs to one stratum: its first, in text order, if its rows disagree).
 
-DuckDB reads CSV and Parquet itself, streaming and on both cores; nothing is downloaded
-at run time (the sqlite and postgres extensions are not used).
+Every input is first turned into one relation named `source` by the engine's reader
+(`medsafe.signals.sources` for DuckDB, `medsafe.signals.spark_engine` for Spark), with
+the columns `report`, `drug`, `event`, `received` (a DATE, NULL where unknown) and
+`stratum_1` ... `stratum_k` for the k stratum columns asked for. The steps below then
+only use SQL both engines read the same way: SELECT DISTINCT, GROUP BY, JOIN ... USING,
+count, sum, min, coalesce, CAST(... AS STRING) and concat_ws.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from typing import Protocol
 
-import duckdb
 import numpy as np
 from numpy.typing import NDArray
 
@@ -24,10 +29,14 @@ from medsafe.errors import Invalid
 
 @dataclass(frozen=True, slots=True)
 class Columns:
+    """Which columns of a long table hold the report id, the drug, the event, the day
+    the report was received (optional), and the strata."""
+
     report: str = "id"
     drug: str = "drug"
     event: str = "event"
     strata: tuple[str, ...] = ()
+    received: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,148 +51,99 @@ class PairCounts:
     n_event: NDArray[np.float64]
     n_reports: int
 
-
-def count_file(path: Path, columns: Columns = Columns()) -> PairCounts:
-    """Count a long CSV or Parquet table."""
-    if not path.exists():
-        raise Invalid(f"{path}: no such file", where="--input")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".gz"):
-        raise Invalid(f"{path}: expected a .csv or .parquet file", where="--input")
-    with duckdb.connect() as connection:
-        reader = "read_parquet" if suffix == ".parquet" else "read_csv"
-        options = "" if suffix == ".parquet" else ", header = true, all_varchar = true"
-        try:
-            connection.execute(f"CREATE VIEW source AS SELECT * FROM {reader}("
-                               f"{_literal(path)}{options})")
-            found = {row[0] for row in connection.execute("DESCRIBE source").fetchall()}
-        except duckdb.Error as error:
-            raise Invalid(f"{path}: cannot be read: {error}", where="--input") from None
-        missing = [c for c in (columns.report, columns.drug, columns.event, *columns.strata)
-                   if c not in found]
-        if missing:
-            raise Invalid(f"{path}: no column {', '.join(missing)} (columns: "
-                          f"{', '.join(sorted(found))})", where="--input")
-        return _count(connection, columns)
+    def __len__(self) -> int:
+        return int(self.n.size)
 
 
-def count_vaers(folder: Path, *, until: date | None = None) -> PairCounts:
-    """Count a VAERS year (the *VAERSDATA.csv, *VAERSVAX.csv and *VAERSSYMPTOMS.csv files
-    of a folder): the drug is the vaccine type code (VAX_TYPE, e.g. RV), the event each
-    symptom term (SYMPTOM1-5), joined by VAERS_ID; `until` keeps only the reports
-    received (RECVDATE) on or before that day."""
-    data = _one(folder, "*VAERSDATA.csv")
-    vax = _one(folder, "*VAERSVAX.csv")
-    symptoms = _one(folder, "*VAERSSYMPTOMS.csv")
-    with duckdb.connect() as connection:
-        try:
-            connection.execute(f"""
-                CREATE VIEW source AS
-                WITH vaccines AS (
-                    SELECT DISTINCT VAERS_ID AS id, VAX_TYPE AS drug
-                    FROM read_csv({_literal(vax)}, header = true, all_varchar = true)),
-                terms AS (
-                    SELECT VAERS_ID AS id,
-                           unnest([SYMPTOM1, SYMPTOM2, SYMPTOM3, SYMPTOM4, SYMPTOM5]) AS event
-                    FROM read_csv({_literal(symptoms)}, header = true, all_varchar = true))
-                SELECT vaccines.id, vaccines.drug, terms.event,
-                       strptime(reports.RECVDATE, '%m/%d/%Y')::DATE AS received
-                FROM vaccines JOIN terms USING (id)
-                JOIN read_csv({_literal(data)}, header = true, all_varchar = true) reports
-                  ON reports.VAERS_ID = vaccines.id
-                WHERE terms.event IS NOT NULL AND terms.event <> ''""")
-            return _count(connection, Columns("id", "drug", "event"), until=until,
-                          date_column="received")
-        except duckdb.Error as error:
-            raise Invalid(f"{folder}: not a VAERS folder: {error}", where="--input") from None
+class Engine(Protocol):
+    """What the counting needs of an SQL engine."""
+
+    def create(self, name: str, sql: str) -> None:
+        """Compute `sql` and keep the result as the temporary relation `name`."""
+
+    def fetch(self, sql: str) -> Mapping[str, NDArray[np.generic]]:
+        """Run `sql` and return its columns as NumPy arrays."""
 
 
-def _one(folder: Path, pattern: str) -> Path:
-    found = sorted(folder.glob(pattern))
-    if len(found) != 1:
-        raise Invalid(f"{folder}: expected one {pattern} file, found {len(found)}",
-                      where="--input")
-    return found[0]
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    sql: str
 
 
-def _literal(path: Path) -> str:
-    """A path as an SQL string literal (DuckDB views take no parameters)."""
-    return "'" + str(path).replace("'", "''") + "'"
+def stratum_names(strata: int) -> list[str]:
+    """The names the readers give the stratum columns in `source`."""
+    return [f"stratum_{i}" for i in range(1, strata + 1)]
 
 
-def received_range(folder: Path) -> tuple[date, date]:
-    """The first and last day a VAERS folder's reports were received."""
-    data = _one(folder, "*VAERSDATA.csv")
-    with duckdb.connect() as connection:
-        found = connection.execute(
-            f"SELECT min(d), max(d) FROM (SELECT strptime(RECVDATE, '%m/%d/%Y')::DATE AS d "
-            f"FROM read_csv({_literal(data)}, header = true, all_varchar = true))").fetchone()
-    if found is None or found[0] is None:
-        raise Invalid(f"{folder}: no report has a received date", where="--input")
-    return found[0], found[1]
+def counting_steps(strata: int, until: date | None = None) -> list[Step]:
+    """The counting, step by step, over the relation `source` with `strata` stratum
+    columns."""
+    stratum = ("concat_ws('|', " + ", ".join(
+        f"coalesce(CAST({c} AS STRING), '')" for c in stratum_names(strata)) + ")"
+        if strata else "''")
+    until_clause = f" AND received <= DATE '{until.isoformat()}'" if until else ""
+    kept = (f"FROM source WHERE report IS NOT NULL AND drug IS NOT NULL AND event IS NOT NULL"
+            f" AND drug <> '' AND event <> ''{until_clause}")
+    return [
+        Step("report_drug_event", f"SELECT DISTINCT report, drug, event {kept}"),
+        Step("report_stratum", f"SELECT report, min({stratum}) AS stratum {kept} "
+                               "GROUP BY report"),
+        Step("stratum_size", "SELECT stratum, count(*) AS n FROM report_stratum "
+                             "GROUP BY stratum"),
+        Step("drug_stratum", "SELECT drug, stratum, count(*) AS n FROM "
+                             "(SELECT DISTINCT report, drug FROM report_drug_event) d "
+                             "JOIN report_stratum USING (report) GROUP BY drug, stratum"),
+        Step("event_stratum", "SELECT event, stratum, count(*) AS n FROM "
+                              "(SELECT DISTINCT report, event FROM report_drug_event) v "
+                              "JOIN report_stratum USING (report) GROUP BY event, stratum"),
+        Step("pair", "SELECT drug, event, count(*) AS n FROM report_drug_event "
+                     "GROUP BY drug, event"),
+    ]
 
 
-def _count(connection: duckdb.DuckDBPyConnection, columns: Columns, *,
-           until: date | None = None, date_column: str | None = None) -> PairCounts:
-    report, drug, event = (_quote(c) for c in (columns.report, columns.drug, columns.event))
-    strata = [_quote(c) for c in columns.strata]
-    until_clause = ""
-    if until is not None and date_column is not None:
-        until_clause = f"AND {_quote(date_column)} <= DATE '{until.isoformat()}'"
-    stratum = " || '|' || ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in strata) \
-        if strata else "''"
-    connection.execute(f"""
-        CREATE TEMP TABLE rows AS
-        SELECT DISTINCT CAST({report} AS VARCHAR) AS report, CAST({drug} AS VARCHAR) AS drug,
-               CAST({event} AS VARCHAR) AS event, {stratum} AS stratum
-        FROM source
-        WHERE {report} IS NOT NULL AND {drug} IS NOT NULL AND {event} IS NOT NULL
-        {until_clause}""")
-    total = connection.execute("SELECT count(DISTINCT report) FROM rows").fetchone()
-    n_reports = int(total[0]) if total else 0
+# E per pair: with one stratum the products of the margins; with several, the sum over
+# the strata in which both the drug and the event were reported (elsewhere the term is 0).
+EXPECTED_UNSTRATIFIED = """
+    SELECT p.drug, p.event, p.n, CAST(d.n AS DOUBLE) * v.n / s.n AS e,
+           d.n AS n_drug, v.n AS n_event
+    FROM pair p JOIN drug_stratum d ON d.drug = p.drug
+    JOIN event_stratum v ON v.event = p.event
+    CROSS JOIN stratum_size s
+    ORDER BY p.drug, p.event"""
+
+EXPECTED_STRATIFIED = """
+    SELECT p.drug, p.event, p.n, x.e, m.n_drug, w.n_event
+    FROM pair p
+    JOIN (SELECT p.drug, p.event, sum(CAST(d.n AS DOUBLE) * v.n / s.n) AS e
+          FROM pair p
+          JOIN drug_stratum d ON d.drug = p.drug
+          JOIN event_stratum v ON v.event = p.event AND v.stratum = d.stratum
+          JOIN stratum_size s ON s.stratum = d.stratum
+          GROUP BY p.drug, p.event) x ON x.drug = p.drug AND x.event = p.event
+    JOIN (SELECT drug, sum(n) AS n_drug FROM drug_stratum GROUP BY drug) m
+      ON m.drug = p.drug
+    JOIN (SELECT event, sum(n) AS n_event FROM event_stratum GROUP BY event) w
+      ON w.event = p.event
+    ORDER BY p.drug, p.event"""
+
+
+def count(engine: Engine, strata: int = 0, *,
+          until: date | None = None) -> PairCounts:
+    """Count the relation `source` that `engine` holds."""
+    for step in counting_steps(strata, until):
+        engine.create(step.name, step.sql)
+    total = engine.fetch("SELECT count(*) AS n FROM report_stratum")["n"]
+    n_reports = int(total[0]) if len(total) else 0
     if n_reports == 0:
-        raise Invalid("the input holds no report with a drug and an event", where="--input")
-    # A report belongs to one stratum (its first, if the data disagree).
-    connection.execute("""
-        CREATE TEMP TABLE report_stratum AS
-        SELECT report, min(stratum) AS stratum FROM rows GROUP BY report""")
-    connection.execute("""
-        CREATE TEMP TABLE per_stratum AS
-        SELECT stratum, count(*) AS n FROM report_stratum GROUP BY stratum""")
-    connection.execute("""
-        CREATE TEMP TABLE drug_stratum AS
-        SELECT d.drug, s.stratum, count(*) AS n
-        FROM (SELECT DISTINCT report, drug FROM rows) d JOIN report_stratum s USING (report)
-        GROUP BY d.drug, s.stratum""")
-    connection.execute("""
-        CREATE TEMP TABLE event_stratum AS
-        SELECT v.event, s.stratum, count(*) AS n
-        FROM (SELECT DISTINCT report, event FROM rows) v JOIN report_stratum s USING (report)
-        GROUP BY v.event, s.stratum""")
-    result = connection.execute("""
-        WITH pairs AS (
-            SELECT drug, event, count(DISTINCT report) AS n FROM rows GROUP BY drug, event),
-        expected AS (
-            SELECT p.drug, p.event, sum(d.n * v.n / s.n) AS e
-            FROM pairs p
-            JOIN drug_stratum d ON d.drug = p.drug
-            JOIN event_stratum v ON v.event = p.event AND v.stratum = d.stratum
-            JOIN per_stratum s ON s.stratum = d.stratum
-            GROUP BY p.drug, p.event),
-        drugs AS (SELECT drug, count(DISTINCT report) AS n FROM rows GROUP BY drug),
-        events AS (SELECT event, count(DISTINCT report) AS n FROM rows GROUP BY event)
-        SELECT p.drug, p.event, p.n, x.e, d.n AS n_drug, v.n AS n_event
-        FROM pairs p JOIN expected x USING (drug, event)
-        JOIN drugs d USING (drug) JOIN events v USING (event)
-        ORDER BY p.drug, p.event""").fetchnumpy()
+        raise Invalid("the input holds no report with a drug and an event"
+                      + (f" received by {until.isoformat()}" if until else ""),
+                      where="--input")
+    result = engine.fetch(EXPECTED_STRATIFIED if strata else EXPECTED_UNSTRATIFIED)
     return PairCounts(
         drug=np.asarray(result["drug"], dtype=object),
         event=np.asarray(result["event"], dtype=object),
-        n=np.asarray(result["n"], dtype=np.float64), e=np.asarray(result["e"], np.float64),
+        n=np.asarray(result["n"], dtype=np.float64),
+        e=np.asarray(result["e"], dtype=np.float64),
         n_drug=np.asarray(result["n_drug"], dtype=np.float64),
         n_event=np.asarray(result["n_event"], dtype=np.float64), n_reports=n_reports)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-

@@ -17,8 +17,10 @@ How the fit avoids the peers' failures (../shared/reference/signal-detection.md 
 - a fit in which no start converges, or too few agree, raises `FitFailed`, never
   returns silently.
 
-The log-likelihood reported is that of the full data, truncated at N*. Data squashing
-for very large tables (openEBGM `autoSquash`) is not built yet: every cell is used.
+Tables with more than `squash_above` cells (default 20,000, openEBGM's `max_pts`) are
+fitted on squashed points (`medsafe.signals.squash`, openEBGM's `autoSquash`); the
+log-likelihood reported is always that of the full data, truncated at N*, at the fitted
+parameters, and the result says how many points the fit used.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
 from medsafe.errors import MedsafeError
+from medsafe.signals.squash import squash
 from medsafe.signals.stats import Prior
 
 Array = NDArray[np.float64]
@@ -65,6 +68,7 @@ class FittedPrior:
     agreeing: int  # other starts within ll_tolerance of the best
     at_bound: tuple[str, ...]  # parameters that ended on a bound
     notes: tuple[str, ...]
+    squashed: int | None  # the points the fit used, when the cells were squashed
     starts: tuple[Start, ...] = field(repr=False)
 
 
@@ -80,16 +84,21 @@ def log_likelihood(prior: Prior, n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
 
 def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
               starts: Sequence[Prior] = STARTS, min_agree: int = 1,
-              ll_tolerance: float = 1e-3) -> FittedPrior:
+              ll_tolerance: float = 1e-3, squash_above: int = 20_000,
+              polish_below: int = 3_000_000) -> FittedPrior:
     """Fit the prior to the cells (N, E) of every pair with at least one report."""
-    count = np.asarray(n, dtype=np.float64)
-    expect = np.asarray(e, dtype=np.float64)
-    weight = np.ones_like(count)
-    keep = count >= n_star
-    count, expect, weight = count[keep], expect[keep], weight[keep]
-    if count.size < 5:
-        raise FitFailed(f"only {count.size} cells with N >= {n_star}: too few to fit a prior "
-                        "of five parameters")
+    all_n = np.asarray(n, dtype=np.float64)
+    all_e = np.asarray(e, dtype=np.float64)
+    keep = all_n >= n_star
+    all_n, all_e = all_n[keep], all_e[keep]
+    if all_n.size < 5:
+        raise FitFailed(f"only {all_n.size} cells with N >= {n_star}: too few to fit a "
+                        "prior of five parameters")
+    squashed = squash(all_n, all_e) if all_n.size > squash_above else None
+    if squashed is not None:
+        count, expect, weight = squashed.n, squashed.e, squashed.weight
+    else:
+        count, expect, weight = all_n, all_e, np.ones_like(all_n)
     runs = tuple(_run(start, count, expect, weight, n_star) for start in starts)
     converged = [r for r in runs if r.converged]
     if not converged:
@@ -103,13 +112,39 @@ def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
                         f"{best.loglik:.4f} within {ll_tolerance}; the fit is not trusted")
     notes = [f"{len(converged)} of {len(runs)} starts converged; {agreeing} agree with the "
              f"best within {ll_tolerance} in log-likelihood"]
+    if squashed is not None:
+        notes.append(f"fitted on {squashed.points:,} squashed points standing for "
+                     f"{all_n.size:,} cells")
     spread = _spread([r.prior for r in converged
                       if abs(r.loglik - best.loglik) <= ll_tolerance])
     if spread:
         notes.append("flat likelihood: agreeing starts differ in " + spread)
-    return FittedPrior(prior=best.prior, loglik=best.loglik, converged=True, n_star=n_star,
-                       agreeing=agreeing, at_bound=_at_bound(best.prior),
-                       notes=tuple(notes), starts=runs)
+    prior, loglik = best.prior, best.loglik
+    if squashed is not None:
+        prior, loglik, polished = _polish(best.prior, all_n, all_e, n_star, polish_below)
+        notes.append(polished)
+    return FittedPrior(prior=prior, loglik=loglik, converged=True, n_star=n_star,
+                       agreeing=agreeing, at_bound=_at_bound(prior),
+                       notes=tuple(notes), squashed=None if squashed is None
+                       else squashed.points, starts=runs)
+
+
+def _polish(prior: Prior, n: Array, e: Array, n_star: int, limit: int
+            ) -> tuple[Prior, float, str]:
+    """From the squashed fit's optimum, maximise the full data's likelihood (squashing
+    moves the optimum a little); above `limit` cells only the full log-likelihood at the
+    squashed optimum is computed."""
+    weight = np.ones_like(n)
+    squashed_ll = float(-_negative(_theta(prior), n, e, weight, n_star))
+    if n.size > limit:
+        return prior, squashed_ll, (f"not refined on the full data (more than {limit:,} "
+                                    "cells); log-likelihood at the squashed optimum")
+    refined = _run(prior, n, e, weight, n_star)
+    if refined.converged and refined.loglik >= squashed_ll:
+        return refined.prior, refined.loglik, (
+            f"refined on the full data: log-likelihood {squashed_ll:.4f} at the squashed "
+            f"optimum, {refined.loglik:.4f} after")
+    return prior, squashed_ll, "refining on the full data did not improve it"
 
 
 def _run(start: Prior, n: Array, e: Array, w: Array, n_star: int) -> Start:

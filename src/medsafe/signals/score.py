@@ -7,12 +7,13 @@ The default rule (configurable) marks a pair when any of these holds, and says w
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
+from pyarrow import compute, csv, parquet
 
 from medsafe.errors import Invalid
 from medsafe.signals.counting import PairCounts
@@ -20,6 +21,10 @@ from medsafe.signals.stats import Prior, TwoByTwo, ebgm, ic, prr, ror
 
 COLUMNS = ("drug", "event", "n", "e", "prr", "prr_lo", "prr_hi", "chi2", "ror", "ror_lo",
            "ror_hi", "ic", "ic025", "ic975", "ebgm", "eb05", "eb95", "signal", "signal_by")
+
+# signal_by for each combination of the three criteria, indexed by EB05 + 2 IC025 + 4 PRR.
+SIGNAL_BY = np.array(["+".join(name for bit, name in ((1, "EB05"), (2, "IC025"), (4, "PRR"))
+                                if code & bit) for code in range(8)], dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,10 @@ class Thresholds:
     prr: float = 2.0
     chi2: float = 4.0
     min_n: int = 3
+
+    def describe(self) -> dict[str, float | int]:
+        return {"eb05": self.eb05, "ic025": self.ic025, "prr": self.prr, "chi2": self.chi2,
+                "min_n": self.min_n}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +65,7 @@ def score(counts: PairCounts, prior: Prior, thresholds: Thresholds = Thresholds(
     by_ic = (info_lo > thresholds.ic025) & (counts.n >= thresholds.min_n)
     by_prr = ((ratio >= thresholds.prr) & (chi2 >= thresholds.chi2)
               & (counts.n >= thresholds.min_n))
-    names = np.array(["", "EB05"], dtype=object)[by_eb.astype(int)]
-    names = _join(names, np.array(["", "IC025"], dtype=object)[by_ic.astype(int)])
-    names = _join(names, np.array(["", "PRR"], dtype=object)[by_prr.astype(int)])
+    names = SIGNAL_BY[by_eb.astype(np.int8) + 2 * by_ic + 4 * by_prr]
     return Scores({
         "drug": counts.drug, "event": counts.event, "n": counts.n, "e": counts.e,
         "prr": ratio, "prr_lo": ratio_lo, "prr_hi": ratio_hi, "chi2": chi2, "ror": odds,
@@ -67,26 +74,34 @@ def score(counts: PairCounts, prior: Prior, thresholds: Thresholds = Thresholds(
         "signal": by_eb | by_ic | by_prr, "signal_by": names})
 
 
-def _join(left: NDArray[np.object_], right: NDArray[np.object_]) -> NDArray[np.object_]:
-    both = (left != "") & (right != "")
-    return np.asarray(np.where(both, left + "+" + right, left + right), dtype=object)
+def to_arrow(scores: Scores) -> pa.Table:
+    """Every pair as an Arrow table, in COLUMNS order."""
+    return pa.table({name: scores.columns[name] for name in COLUMNS})
 
 
-def write_csv(scores: Scores, path: Path) -> None:
-    """All pairs, one row each, in COLUMNS order; numbers to 6 significant digits."""
-    if path.suffix.lower() != ".csv":
-        raise Invalid(f"{path}: only .csv output is built so far", where="--out")
-    columns = [scores.columns[name] for name in COLUMNS]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for row in zip(*columns, strict=True):
-            writer.writerow([_cell(value) for value in row])
+def write_scores(scores: Scores, path: Path) -> None:
+    """Every pair, one row each, in COLUMNS order: Parquet for .parquet, else CSV (full
+    precision; `inf` where a ratio has a zero denominator, empty where a limit cannot be
+    formed)."""
+    table = to_arrow(scores)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            parquet.write_table(table, path, compression="zstd")
+        elif suffix == ".csv":
+            csv.write_csv(_with_nan_as_null(table), path)
+        else:
+            raise Invalid(f"{path}: write .csv or .parquet", where="--out")
+    except OSError as error:
+        raise Invalid(f"{path}: cannot be written ({error})", where="--out") from None
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.6g}"
-    return value
+def _with_nan_as_null(table: pa.Table) -> pa.Table:
+    """CSV readers differ on 'nan'; an empty cell means 'not computable' to all of them."""
+    columns = []
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_floating(column.type):
+            column = compute.if_else(compute.is_nan(column), None, column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)

@@ -1,0 +1,68 @@
+"""The default counting engine: an in-process DuckDB database.
+
+DuckDB reads CSV and Parquet itself, streaming and on every core, and spills to disk
+when a table does not fit in `memory_limit`, so tables larger than memory are counted out
+of core. Nothing is downloaded at run time (no extensions are loaded)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from types import TracebackType
+
+import duckdb
+import numpy as np
+from numpy.typing import NDArray
+
+from medsafe.errors import Invalid
+
+DEFAULT_MEMORY_LIMIT = "6GB"
+
+
+class DuckDBEngine:
+    """One DuckDB connection; a context manager."""
+
+    def __init__(self, *, memory_limit: str | None = None, threads: int | None = None,
+                 spill_folder: str | None = None) -> None:
+        self.connection = duckdb.connect(config={
+            "memory_limit": memory_limit or os.environ.get("MEDSAFE_DUCKDB_MEMORY",
+                                                           DEFAULT_MEMORY_LIMIT),
+            "threads": threads or os.cpu_count() or 1,
+            "temp_directory": spill_folder or os.path.join(tempfile.gettempdir(),
+                                                           "medsafe-duckdb-spill"),
+            # The counts do not depend on row order; letting DuckDB drop it saves memory.
+            "preserve_insertion_order": False,
+        })
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.connection.close()
+
+    def execute(self, sql: str) -> None:
+        try:
+            self.connection.execute(sql)
+        except duckdb.Error as error:
+            raise Invalid(_first_line(error), where="--input") from None
+
+    def create(self, name: str, sql: str) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def fetch(self, sql: str) -> Mapping[str, NDArray[np.generic]]:
+        try:
+            return self.connection.execute(sql).fetchnumpy()
+        except duckdb.Error as error:
+            raise Invalid(_first_line(error), where="--input") from None
+
+    def columns(self, relation: str) -> list[str]:
+        """The column names of a relation, e.g. a file just opened as a view."""
+        return [str(row[0]) for row in self.connection.execute(
+            f"DESCRIBE {relation}").fetchall()]
+
+
+def _first_line(error: Exception) -> str:
+    """DuckDB's messages carry a multi-line hint; the first line says what went wrong."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
