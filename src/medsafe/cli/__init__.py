@@ -1,19 +1,54 @@
 """The `medsafe` command line (Typer). Commands parse input, call the domain, shape output;
-errors from the one error tree become one-line messages and exit codes."""
+errors from the one error tree become one-line messages and exit codes.
+
+Each command's module is imported only when that command runs: the web application, the
+database layer and the statistics each take a second or more to import, and a command
+such as `medsafe signals run` should not pay for the others."""
 
 from __future__ import annotations
 
-import typer
+import importlib
 
-from medsafe.cli import assess as assess_command
-from medsafe.cli import audit as audit_command
-from medsafe.cli import backup as backup_command
-from medsafe.cli import cases as cases_command
-from medsafe.cli import db as db_command
-from medsafe.cli import drugs as drugs_command
-from medsafe.cli import population as population_command
-from medsafe.cli import serve as serve_command
-from medsafe.cli import signals as signals_command
+import typer
+from typer import _click as click  # Typer 0.29 carries its own copy of Click
+from typer.core import TyperGroup
+
+# name -> (module, attribute): a Typer app (a command group) or a function (a command).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "assess": ("medsafe.cli.assess", "assess"),
+    "drugs": ("medsafe.cli.drugs", "app"),
+    "db": ("medsafe.cli.db", "app"),
+    "audit": ("medsafe.cli.audit", "app"),
+    "cases": ("medsafe.cli.cases", "app"),
+    "signals": ("medsafe.cli.signals", "app"),
+    "serve": ("medsafe.cli.serve", "serve"),
+    "demo": ("medsafe.cli.population", "demo"),
+    "generate": ("medsafe.cli.population", "generate"),
+    "backup": ("medsafe.cli.backup", "backup"),
+    "restore": ("medsafe.cli.backup", "restore"),
+}
+
+
+class LazyCommands(TyperGroup):
+    """A group whose commands are imported when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name]
+        target = getattr(importlib.import_module(module), attribute)
+        if not isinstance(target, typer.Typer):
+            single = typer.Typer()  # one command and no callback: Typer returns the command
+            single.command(name=cmd_name)(target)
+            target = single
+        target._add_completion = False  # completion is the root's business
+        command = typer.main.get_command(target)
+        command.name = cmd_name
+        return command
+
 
 app = typer.Typer(
     name="medsafe",
@@ -21,18 +56,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyCommands,
 )
-app.command(name="assess")(assess_command.assess)
-app.add_typer(drugs_command.app, name="drugs")
-app.add_typer(db_command.app, name="db")
-app.add_typer(audit_command.app, name="audit")
-app.add_typer(cases_command.app, name="cases")
-app.add_typer(signals_command.app, name="signals")
-app.command(name="serve")(serve_command.serve)
-app.command(name="demo")(population_command.demo)
-app.command(name="generate")(population_command.generate)
-app.command(name="backup")(backup_command.backup)
-app.command(name="restore")(backup_command.restore)
 
 
 @app.callback()
