@@ -64,5 +64,9 @@ class DuckDBEngine:
 
 
 def _first_line(error: Exception) -> str:
-    """DuckDB's messages carry a multi-line hint; the first line says what went wrong."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    """DuckDB's message without its long tail of parser options and hints: the lines
+    that say what went wrong and where (for CSV: the file, the line, the column count)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    kept = [line for line in lines[:4] if not line.lower().startswith(
+        ("possible fixes", "* ", "parser options", "llm"))]
+    return "; ".join(kept) or type(error).__name__

@@ -56,7 +56,7 @@ from medsafe.interop.faers.mapping import AGE_UNITS, ROLES
 from medsafe.interop.faers.reader import read_deleted_ids
 from medsafe.signals.counting import stratum_names
 from medsafe.signals.duckdb_engine import DuckDBEngine
-from medsafe.signals.sources import AGE_GROUP_SQL, _identifier, _literal, named_strata
+from medsafe.signals.sources import AGE_GROUP_SQL, named_strata, sql_identifier, sql_literal
 
 SUSPECT_ROLES: tuple[str, ...] = ("PS", "SS", "I")
 """The default drug roles: primary suspect, secondary suspect, interacting."""
@@ -174,8 +174,8 @@ def _file(quarter: QuarterFiles, kind: str,
     header = read_header(path)
     positions = dict(zip((column.field for column in layout.columns),
                          layout.resolve(header, f"{path.name}:1"), strict=True))
-    columns = "{" + ", ".join(f"{_text(name)}: 'VARCHAR'" for name in header) + "}"
-    reader = (f"read_csv({_literal(path)}, delim = '$', header = true, "
+    columns = "{" + ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in header) + "}"
+    reader = (f"read_csv({sql_literal(path)}, delim = '$', header = true, "
               f"auto_detect = false, columns = {columns}, quote = '', escape = '', "
               f"encoding = '{_encoding(path)}')")
     return reader, {field: header[positions[field]] if positions[field] >= 0 else None
@@ -183,7 +183,7 @@ def _file(quarter: QuarterFiles, kind: str,
 
 
 def _trimmed(column: str | None) -> str:
-    return f"trim({_identifier(column)})" if column else "CAST(NULL AS VARCHAR)"
+    return f"trim({sql_identifier(column)})" if column else "CAST(NULL AS VARCHAR)"
 
 
 def _demo_sql(quarter_index: int, quarter: QuarterFiles) -> str:
@@ -244,10 +244,6 @@ def _encoding(path: Path) -> str:
     except UnicodeDecodeError:
         return "latin-1"
     return "utf-8"
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 __all__ = ["SUSPECT_ROLES", "YEARS_PER_AGE_UNIT", "find_quarters", "open_faers"]

@@ -83,16 +83,16 @@ def open_table(engine: DuckDBEngine, path: Path, columns: Columns,
         raise Invalid(f"{path}: no column {', '.join(missing)} (its columns: "
                       f"{', '.join(found)}); name them with --id-col, --drug-col, "
                       "--event-col, --strata", where="--input")
-    received = (f"TRY_CAST({_identifier(columns.received)} AS DATE)" if columns.received
+    received = (f"TRY_CAST({sql_identifier(columns.received)} AS DATE)" if columns.received
                 else "CAST(NULL AS DATE)")
-    strata = "".join(f", {_identifier(c)} AS {name}"
+    strata = "".join(f", {sql_identifier(c)} AS {name}"
                      for c, name in zip(columns.strata, stratum_names(len(columns.strata)),
                                         strict=True))
     engine.execute(f"""
         CREATE OR REPLACE TEMP VIEW source AS
-        SELECT {_identifier(columns.report)} AS report,
-               CAST({_identifier(columns.drug)} AS VARCHAR) AS drug,
-               CAST({_identifier(columns.event)} AS VARCHAR) AS event,
+        SELECT {sql_identifier(columns.report)} AS report,
+               CAST({sql_identifier(columns.drug)} AS VARCHAR) AS drug,
+               CAST({sql_identifier(columns.event)} AS VARCHAR) AS event,
                {received} AS received{strata}
         FROM raw_input""")
 
@@ -113,14 +113,14 @@ def open_vaers(engine: DuckDBEngine, folder: Path, strata: Sequence[str] = ()) -
         CREATE OR REPLACE TEMP VIEW source AS
         WITH vaccines AS (
             SELECT DISTINCT VAERS_ID AS report, VAX_TYPE AS drug
-            FROM read_csv({_literal(vax)}, header = true, all_varchar = true)),
+            FROM read_csv({sql_literal(vax)}, header = true, all_varchar = true)),
         terms AS (
             SELECT VAERS_ID AS report,
                    unnest([SYMPTOM1, SYMPTOM2, SYMPTOM3, SYMPTOM4, SYMPTOM5]) AS event
-            FROM read_csv({_literal(symptoms)}, header = true, all_varchar = true)),
+            FROM read_csv({sql_literal(symptoms)}, header = true, all_varchar = true)),
         reports AS (
             SELECT *, TRY_CAST(strptime(RECVDATE, '%m/%d/%Y') AS DATE) AS received
-            FROM read_csv({_literal(data)}, header = true, all_varchar = true))
+            FROM read_csv({sql_literal(data)}, header = true, all_varchar = true))
         SELECT vaccines.report, vaccines.drug, terms.event, reports.received{strata_sql}
         FROM vaccines JOIN terms USING (report)
         JOIN reports ON reports.VAERS_ID = vaccines.report""")
@@ -136,7 +136,7 @@ def open_arrow(engine: DuckDBEngine, table: pa.Table, strata: Sequence[str] = ()
     engine.connection.register("arrow_input", table)
     received = ("received" if "received" in table.column_names
                 else "CAST(NULL AS DATE)")
-    strata_sql = "".join(f", {_identifier(c)} AS {name}"
+    strata_sql = "".join(f", {sql_identifier(c)} AS {name}"
                          for c, name in zip(strata, stratum_names(len(strata)), strict=True))
     engine.execute(f"""
         CREATE OR REPLACE TEMP VIEW source AS
@@ -182,7 +182,7 @@ def _pattern(path: Path, kind: str) -> str:
     """The SQL list of files DuckDB should read."""
     files = [path] if path.is_file() else _files(path)
     files = [p for p in files if TABLE_SUFFIXES.get(p.suffix.lower()) == kind] or files
-    return "[" + ", ".join(_literal(p) for p in files) + "]"
+    return "[" + ", ".join(sql_literal(p) for p in files) + "]"
 
 
 def _one(folder: Path, pattern: str) -> Path:
@@ -196,10 +196,11 @@ def _one(folder: Path, pattern: str) -> Path:
     return found[0]
 
 
-def _literal(path: Path) -> str:
-    """A path as an SQL string literal (DuckDB views take no parameters)."""
-    return "'" + str(path).replace("'", "''") + "'"
+def sql_literal(value: str | Path) -> str:
+    """A text or a path as an SQL string literal (DuckDB views take no parameters)."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
-def _identifier(name: str) -> str:
+def sql_identifier(name: str) -> str:
+    """A column name as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
