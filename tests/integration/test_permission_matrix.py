@@ -45,11 +45,13 @@ from medsafe.records.patients import (
 )
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
+from medsafe.signals import management
 from medsafe.store.schema import CaseDuplicate
 from medsafe.supply import prescriptions
 from medsafe.supply.prescriptions import NewPrescription
 from tests.support.case_builder import case_report
 from tests.support.databases import KINDS
+from tests.support.signal_world import fresh_signal, product_name
 from tests.support.world import PASSWORD, PERSONAS, ROLES, World, day, world_on
 
 BUNDLE = (Path(__file__).resolve().parents[2] / "examples" / "ms-spasticity.json").read_bytes()
@@ -66,7 +68,18 @@ def world(request: pytest.FixtureRequest,
     with world_on(request.param, tmp_path_factory.mktemp("matrix")) as built:
         built.ids["mo_case"] = _case(built, "dora-physician", "mo")
         built.ids["acme_case"] = _case(built, "olga-physician", "acme")
+        _signals(built)
         yield built
+
+
+def _signals(world: World) -> None:
+    """A signal on Mo Pharma's product, one on Acme's, and the run that opened them."""
+    for key, maker in (("mo_signal", "mo"), ("acme_signal", "acme")):
+        world.ids[key] = fresh_signal(world, product_name(world, f"{maker}_product"),
+                                      event="Matrix event", axis="product")
+    with world.container.uow() as uow:
+        world.ids["signal_run"] = management.read_signal(
+            uow, SYSTEM, world.ids["mo_signal"]).signal.latest_run_id
 
 
 def _pair(world: World) -> int:
@@ -112,6 +125,7 @@ FRESH: dict[str, Callable[[World], Any]] = {
         uow, SYSTEM, w.ids["cared"], NewCareLink(pharmacy_id=_new_pharmacy(w)))),
     "fresh_mo_case": lambda w: _case(w, "dora-physician", "mo"),
     "fresh_mo_pair": lambda w: _pair(w),
+    "fresh_signal": lambda w: fresh_signal(w, f"matrix drug {w.next()}"),
     "active_rx": lambda w: _fresh(w, lambda uow: prescriptions.prescribe(
         uow, w.principals["dora-physician"], w.container.catalog,
         NewPrescription(patient=w.ids["cared"], ingredient="baclofen", dose_text="5 mg"))),
@@ -153,6 +167,10 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
     "step": lambda w, n: {"reason": "triaged"},
     "duplicate_search": lambda w, n: {"threshold": 50},
     "duplicate_decision": lambda w, n: {"confirm": False, "reason": "different patients"},
+    # a given prior: the matrix world's few cases are too few to fit one
+    "signal_run": lambda w, n: {"axis": "product", "prior": {
+        "alpha1": 0.2, "beta1": 0.1, "alpha2": 2, "beta2": 4, "p": 0.3}},
+    "signal_step": lambda w, n: {"to": "validated", "note": "worth assessing"},
     "user": lambda w, n: {"username": f"new-user-{n}", "password": PASSWORD,
                           "display_name": "New User", "role": "physician"},
 }
@@ -281,6 +299,23 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
     ("GET", "/api/v1/cases/duplicates", None, (200, 403, 200, 403, 403, 403, 401)),
     ("POST", "/api/v1/cases/duplicates/{fresh_mo_pair}/decision", "duplicate_decision",
      (200, 403, 200, 403, 403, 403, 401)),
+    # signals: statistics over everyone's reports, for the safety team and the regulator; a
+    # maker sees those about its own products; only admins and regulators run and decide
+    ("GET", "/api/v1/signals/runs", None, (200, 200, 200, 403, 403, 403, 401)),
+    ("POST", "/api/v1/signals/runs", "signal_run", (201, 201, 403, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals/runs/{signal_run}", None, (200, 200, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals/runs/{signal_run}/pairs", None,
+     (200, 200, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals", None, (200, 200, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals/{mo_signal}", None, (200, 200, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals/{acme_signal}", None, (200, 200, 404, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals/{mo_signal}/cases", None, (200, 200, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals/{acme_signal}/cases", None,
+     (200, 200, 404, 403, 403, 403, 401)),
+    ("GET", "/api/v1/signals/{mo_signal}/trend?by=quarter", None,
+     (200, 200, 200, 403, 403, 403, 401)),
+    ("POST", "/api/v1/signals/{fresh_signal}/steps", "signal_step",
+     (200, 200, 403, 403, 403, 403, 401)),
 ]
 
 CELLS = [
