@@ -196,6 +196,25 @@ def test_the_ingredient_axis_names_the_recognised_ingredient(store: Store) -> No
     assert spasticity.n == len(store.cluster.lot_numbers) + 2 * CLUSTER_PER_LOT
 
 
+def test_a_run_within_an_ingredient_counts_only_the_cases_about_it(store: Store) -> None:
+    with store.world.container.uow() as uow:
+        run = management.run_over_case_store(uow, SYSTEM, axis="lot", within="baclofen",
+                                             prior=store.prior())
+    with store.world.container.uow() as uow:
+        every = case_store_table(uow.session, "ingredient").to_pylist()
+        pairs, _ = management.run_pairs(uow, SYSTEM, run.id, limit=1000)
+    about_baclofen = {row["report"] for row in every if row["drug"] == "baclofen"}
+    assert run.reports == len(about_baclofen)
+    assert run.reports < store.cluster.cases
+    assert run.parameters["within"] == "baclofen"
+    drugs = {p.drug for p in pairs}
+    assert all(drug.startswith(f"{store.cluster.product_name} lot ") for drug in drugs)
+    assert {f"{store.cluster.product_name} lot {n}" for n in store.cluster.lot_numbers} \
+        <= drugs
+    with store.world.container.uow() as uow, pytest.raises(Invalid, match="aspirin"):
+        management.run_over_case_store(uow, SYSTEM, axis="lot", within="aspirin")
+
+
 def test_detection_refuses_an_unknown_axis_or_stratum(store: Store) -> None:
     with store.world.container.uow() as uow, pytest.raises(Invalid, match="axis"):
         management.run_over_case_store(uow, SYSTEM, axis="batch")

@@ -18,7 +18,12 @@ from medsafe.cli.common import DatabaseUrlOption, DataDirOption, open_container
 from medsafe.cli.errors import reported_errors
 from medsafe.cli.serve import run_server
 from medsafe.errors import Invalid
-from medsafe.population.demo import DEMO_PASSWORD, DemoLogin, create_demo_accounts
+from medsafe.population.demo import (
+    DEMO_PASSWORD,
+    DemoLogin,
+    create_demo_accounts,
+    store_demo_signal_runs,
+)
 from medsafe.population.generator import DEFAULT_SEED, PopulationSummary, write_population
 from medsafe.population.real_reports import import_shipped_reports
 from medsafe.store.schema import Patient
@@ -97,6 +102,9 @@ def demo(
             console.print("importing the real reports shipped in data/reports …")
             import_shipped_reports(container, lambda line: console.print(f"  {line}",
                                                                          markup=False))
+            console.print("signal detection over the case store …")
+            store_demo_signal_runs(container.uow, lambda line: console.print(f"  {line}",
+                                                                             markup=False))
         else:
             console.print(f"using the existing demo database in {data_dir}/ "
                           f"({existing:,} patients; --reset starts again)")

@@ -31,21 +31,26 @@ Limit = Annotated[int, typer.Option(min=1, max=10_000, help="how many rows to sh
 
 def detect_cases(
     axis: AxisOption = "ingredient",
+    within: Annotated[str | None, typer.Option(
+        help="count only the cases with this ingredient as a suspect (e.g. baclofen), to "
+             "compare its lots or products with each other")] = None,
     strata: Annotated[list[str] | None, typer.Option(
         help="stratify the expected counts by sex, age_group or year (repeatable)")] = None,
     database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
 ) -> None:
     """Run detection over the case store (the current version of each valid case, not
     nullified, not merged; suspect and interacting drugs) on one drug axis, store the run
-    and open a new signal for each pair it flags."""
+    and open a new signal for each pair it flags. By lot, use --within: a lot stands out
+    against its sister lots, not against every other medicine."""
     with reported_errors():
         started = time.perf_counter()
         container = open_container(database_url, data_dir, migrate=True)
         with container.uow() as uow:
             run = management.run_over_case_store(
-                uow, SYSTEM, axis=axis, strata=tuple(strata or ()),
+                uow, SYSTEM, axis=axis, within=within, strata=tuple(strata or ()),
                 progress=lambda line: err.print(line, markup=False))
-    console.print(f"run {run.id} ({run.axis}): {run.reports:,} reports, {run.pairs:,} pairs "
+    scope = f" within {within}" if within else ""
+    console.print(f"run {run.id} ({run.axis}{scope}): {run.reports:,} reports, {run.pairs:,} pairs "
                   f"scored, {run.candidates:,} candidate signals, {run.new_signals:,} new "
                   f"signals ({time.perf_counter() - started:.1f} s)", markup=False)
     if run.notes:
@@ -66,7 +71,10 @@ def runs(
         table.add_column(column)
     for run in found:
         table.add_row(str(run.id), run.created_at.strftime("%Y-%m-%d %H:%M"),
-                      f"{run.input} by {run.axis}", f"{run.reports:,}", f"{run.pairs:,}",
+                      f"{run.input} by {run.axis}"
+                      + (f" within {run.parameters['within']}"
+                         if run.parameters.get("within") else ""),
+                      f"{run.reports:,}", f"{run.pairs:,}",
                       f"{run.candidates:,}", f"{run.new_signals:,}",
                       "given" if run.converged is None else
                       "fitted" if run.converged else "NOT CONVERGED")

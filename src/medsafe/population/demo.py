@@ -7,10 +7,12 @@ person can walk the story in a browser. They exist only in the demo database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from medsafe.errors import MedsafeError
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
 from medsafe.store.schema import (
@@ -22,7 +24,7 @@ from medsafe.store.schema import (
     Product,
     User,
 )
-from medsafe.store.uow import UnitOfWork
+from medsafe.store.uow import UnitOfWork, UowFactory
 
 DEMO_PASSWORD = "medsafe-demo-2026"
 
@@ -107,3 +109,25 @@ def demo_logins(uow: UnitOfWork) -> list[DemoLogin]:
     users = {u.username: u for u in uow.session.execute(
         select(User).where(User.username.in_(names))).scalars()}
     return [DemoLogin(n, users[n].role, users[n].display_name) for n in names if n in users]
+
+
+def store_demo_signal_runs(uows: UowFactory, say: Callable[[str], None]) -> None:
+    """Signal detection over the demo's case store, both runs stored: by lot within the
+    story's ingredient (its lots compared with each other, where the story's two lots
+    stand out), and by ingredient over every case. A run that cannot be made (a prior
+    that cannot be fitted to a very small population) is reported, and the demo goes on
+    without it."""
+    from medsafe.signals import management
+
+    with uows() as uow:
+        ingredient = uow.session.get_one(Product, _story_lot(uow).product_id).ingredient_id
+    for axis, within in (("lot", ingredient), ("ingredient", None)):
+        scope = f"by {axis}" + (f" within {within}" if within else "")
+        try:
+            with uows() as uow:
+                run = management.run_over_case_store(uow, SYSTEM, axis=axis, within=within)
+        except MedsafeError as error:
+            say(f"signal detection {scope}: not stored: {error.message}")
+            continue
+        say(f"signal detection {scope}: {run.reports:,} reports, {run.pairs:,} pairs, "
+            f"{run.candidates:,} candidate signals ({run.seconds:.1f} s)")

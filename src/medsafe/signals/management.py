@@ -7,7 +7,7 @@ it, and returns frozen views (`records.View`, pydantic: attribute access, JSON-r
 never ORM rows; those that write commit.
 
     store_run(uow, principal, detection, *, axis) -> RunView
-    run_over_case_store(uow, principal, *, axis="ingredient", strata=(),
+    run_over_case_store(uow, principal, *, axis="ingredient", within=None, strata=(),
                         thresholds=None, prior=None) -> RunView
     list_runs(uow, principal, *, offset=0, limit=50) -> tuple[list[RunView], int]
     read_run(uow, principal, run_id) -> RunView
@@ -193,13 +193,19 @@ def store_run(uow: UnitOfWork, principal: Principal, detection: Detection, *,
 
 
 def run_over_case_store(uow: UnitOfWork, principal: Principal, *, axis: str = "ingredient",
-                        strata: tuple[str, ...] = (), thresholds: Thresholds | None = None,
-                        prior: Prior | None = None,
+                        within: str | None = None, strata: tuple[str, ...] = (),
+                        thresholds: Thresholds | None = None, prior: Prior | None = None,
                         progress: Callable[[str], None] | None = None) -> RunView:
     """Count the case store (the current version of each valid case that is neither
     nullified nor merged; suspect and interacting drugs named per `axis`), fit the prior
     (unless one is given: a small store cannot fit five parameters well), score every
-    pair, and store the run."""
+    pair, and store the run.
+
+    `within` an ingredient, only the cases with it as a suspect are counted. That is how
+    lots are best compared: a lot of baclofen against the other baclofen lots. Against
+    the whole store (mostly other medicines, or vaccines) every lot of a drug shows the
+    drug's own side effects as disproportionate, and a quality defect of a few lots is
+    lost among them."""
     from medsafe.signals.detection import count_arrow, detect
     from medsafe.signals.score import Thresholds
     from medsafe.signals.sources import named_strata
@@ -208,14 +214,15 @@ def run_over_case_store(uow: UnitOfWork, principal: Principal, *, axis: str = "i
     if axis not in AXES:
         raise Invalid(f"unknown drug axis '{axis}' (axes: {', '.join(AXES)})", where="axis")
     wanted = tuple(named_strata(strata))
-    table = case_store_table(uow.session, axis)
+    table = case_store_table(uow.session, axis, within=within)
     if table.num_rows == 0:
-        raise Invalid("the case store holds no valid case with a suspect drug and a "
-                      "reaction: nothing to count", where="case store")
+        about = f" with {within} as a suspect" if within else " with a suspect drug"
+        raise Invalid(f"the case store holds no valid case{about} and a reaction: nothing "
+                      "to count", where="case store")
     # detect_arrow's parameters, with a given prior too.
     detection = detect(
         lambda: count_arrow(table, wanted), input=CASE_STORE, input_format="cases",
-        parameters={"axis": axis, "drugs": "suspect and interacting",
+        parameters={"axis": axis, "within": within, "drugs": "suspect and interacting",
                     "cases": "current version of each valid case, not nullified, not merged",
                     "strata": list(wanted), "engine": "duckdb"},
         prior=prior, thresholds=thresholds or Thresholds(), progress=progress)
@@ -343,8 +350,8 @@ def case_series(uow: UnitOfWork, principal: Principal, signal_id: int, *, offset
 def signal_trend(uow: UnitOfWork, principal: Principal, signal_id: int, *,
                  by: Period = "month") -> list[TrendRow]:
     """The signal's pair in the case store, cumulatively by month or quarter of receipt,
-    each period from the reports received by its end only (its prior too), with the
-    strata of the latest run."""
+    each period from the reports received by its end only (its prior too), counted as
+    the latest run counted (its `within` and strata)."""
     from pyarrow import compute
 
     from medsafe.signals.detection import count_arrow
@@ -354,9 +361,9 @@ def signal_trend(uow: UnitOfWork, principal: Principal, signal_id: int, *,
     signal = _signal(uow, principal, signal_id)
     if signal.axis not in AXES:
         raise Invalid(f"signal {signal.id} was not found in the case store", where="signal")
-    latest = _run(uow, signal.latest_run_id)
-    strata = tuple(str(s) for s in json.loads(latest.parameters).get("strata", ()))
-    table = case_store_table(uow.session, signal.axis)
+    parameters = json.loads(_run(uow, signal.latest_run_id).parameters)
+    strata = tuple(str(s) for s in parameters.get("strata", ()))
+    table = case_store_table(uow.session, signal.axis, within=parameters.get("within"))
     if table.num_rows == 0:
         return []
     first, last = compute.min(table["received"]).as_py(), compute.max(table["received"]).as_py()

@@ -46,6 +46,10 @@ class GivenPrior(Input):
 class RunRequest(Input):
     axis: AxisName = Field(default="ingredient", description=(
         "the drug axis: the ingredient, the product, or the lot (product and lot number)"))
+    within: str | None = Field(default=None, min_length=1, max_length=60,
+                               pattern=r"^[a-z0-9][a-z0-9-]*$", description=(
+        "count only the cases with this ingredient (an id such as 'baclofen') as a "
+        "suspect: lots or products are then compared with each other"))
     strata: list[Stratum] = Field(default_factory=list, max_length=3, description=(
         "stratify the expected counts by these (sex, age group, year of receipt)"))
     prior: GivenPrior | None = Field(default=None, description=(
@@ -92,6 +96,7 @@ def run_detection(request: Request, body: RunRequest, app: ContainerDep,
     return idempotency.create(
         request, body.model_dump_json().encode(), caller, app.uow,
         lambda uow: management.run_over_case_store(uow, caller, axis=body.axis,
+                                                   within=body.within,
                                                    strata=tuple(body.strata), prior=prior),
         as_json)
 

@@ -12,7 +12,8 @@ series behind a signal and a manufacturer's view of its own signals all agree:
   SYN-B10-00007"); a drug reported without a lot keeps its product's name, so its report
   still counts, on no lot.
 Only suspect and interacting drugs count (as in the line listing): a concomitant drug is
-not suspected of the reaction.
+not suspected of the reaction. A run may count only the cases about one ingredient
+(`within`), to compare its lots or products with each other.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeVarTuple, get_args
 
 from sqlalchemy import (
@@ -41,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from medsafe.cases.model import SUSPECT_ROLES, PatientInfo
+from medsafe.cases.model import SUSPECT_ROLES, AgeUnit, PatientInfo
 from medsafe.store.repositories.base import Repository
 from medsafe.store.schema import (
     Case,
@@ -62,7 +64,8 @@ AXES: tuple[str, ...] = get_args(Axis)
 LOT_SEPARATOR = " lot "
 Ts = TypeVarTuple("Ts")
 Text = ColumnElement[Any] | InstrumentedAttribute[Any]  # a text column or expression
-PAIR_BATCH = 5000  # pair rows per executemany: bounded memory for runs of millions of pairs
+PAIR_BATCH = 5000
+STREAM_BATCH = 20_000  # pair rows per executemany: bounded memory for runs of millions of pairs
 
 
 def lot_label(product_name: Text, lot_number: Text) -> ColumnElement[str]:
@@ -84,19 +87,26 @@ def drug_label(axis: str) -> ColumnElement[str]:
     raise ValueError(f"unknown drug axis '{axis}'")
 
 
-def counted_cases() -> ColumnElement[bool]:
+def counted_cases(within: str | None = None) -> ColumnElement[bool]:
     """The cases detection counts: each case once, by its current version, when that
     version is valid (E2B minimum criteria met), not nullified, and the case is not a
-    duplicate merged into another."""
-    return and_(Case.valid.is_(True), Case.nullified.is_(False), Case.merged_into_id.is_(None))
+    duplicate merged into another; `within` an ingredient, only the cases with that
+    ingredient as a suspect."""
+    counted = and_(Case.valid.is_(True), Case.nullified.is_(False),
+                   Case.merged_into_id.is_(None))
+    if within is None:
+        return counted
+    return and_(counted, Case.id.in_(
+        select(CaseDrug.case_id).where(CaseDrug.ingredient_id == within,
+                                       CaseDrug.role.in_(sorted(SUSPECT_ROLES)))))
 
 
-def _suspect_drugs(axis: str) -> Select[int, str]:
+def _suspect_drugs(axis: str, within: str | None) -> Select[int, str]:
     label = drug_label(axis).label("drug")
     return (select(CaseDrug.case_id, label)
             .outerjoin(Product, Product.id == CaseDrug.product_id)
             .join(Case, Case.id == CaseDrug.case_id)
-            .where(counted_cases(), CaseDrug.role.in_(sorted(SUSPECT_ROLES)))
+            .where(counted_cases(within), CaseDrug.role.in_(sorted(SUSPECT_ROLES)))
             .distinct())
 
 
@@ -117,11 +127,13 @@ def _patient(dialect: str) -> ColumnElement[Any]:
     return func.json_extract(CaseVersion.payload, "$.patient")
 
 
-def case_store_table(session: Session, axis: str) -> pa.Table:
+def case_store_table(session: Session, axis: str, *, within: str | None = None
+                     ) -> pa.Table:
     """The case store as a long table for counting: one row per counted case x suspect
     drug (named per `axis`) x reaction term, with the columns report (the case id as
     text), drug, event, received (the day the current version was received), sex,
-    age_group (the bands of `signals.sources`) and year (of receipt).
+    age_group (the bands of `signals.sources`) and year (of receipt). `within` an
+    ingredient, only the cases about it (see `counted_cases`).
 
     Three bulk Core reads (cases, drugs, reactions), joined in DuckDB: the database never
     builds the drug x reaction product, and no ORM object is made."""
@@ -140,22 +152,21 @@ def case_store_table(session: Session, axis: str) -> pa.Table:
     cases = (select(Case.id, Case.latest_received, _patient(dialect))
              .join(CaseVersion, (CaseVersion.case_id == Case.id)
                    & (CaseVersion.version == Case.version))
-             .where(counted_cases()))
+             .where(counted_cases(within)))
     for case_id, day, patient in _stream(session, cases):
         found = patient if isinstance(patient, dict) else json.loads(patient or "{}")
         ids.append(case_id)
         received.append(day)
         sexes.append(found.get("sex") or "unknown")
-        ages.append(PatientInfo.model_construct(
-            age=found.get("age"), age_unit=found.get("age_unit")).age_in_years())
+        ages.append(_years(found.get("age"), found.get("age_unit")))
     reports = pa.table({"case_id": pa.array(ids, pa.int64()),
                         "received": pa.array(received, pa.date32()),
                         "sex": pa.array(sexes, pa.string()),
                         "age": pa.array(ages, pa.float64())})
-    drugs = _columns(session, _suspect_drugs(axis), ("case_id", "drug"))
+    drugs = _columns(session, _suspect_drugs(axis, within), ("case_id", "drug"))
     events = _columns(session, select(CaseReaction.case_id, CaseReaction.term.label("event"))
                       .join(Case, Case.id == CaseReaction.case_id)
-                      .where(counted_cases()).distinct(), ("case_id", "event"))
+                      .where(counted_cases(within)).distinct(), ("case_id", "event"))
     with duckdb.connect() as connection:
         for name, part in (("reports", reports), ("drugs", drugs), ("events", events)):
             connection.register(name, part)
@@ -169,10 +180,17 @@ def case_store_table(session: Session, axis: str) -> pa.Table:
 
 
 def _stream(session: Session, query: Select[*Ts]) -> Iterator[Sequence[Any]]:
-    """The rows of a large query, fetched in batches (server-side on PostgreSQL)."""
-    result = session.execute(query.execution_options(yield_per=20_000))
-    for partition in result.partitions():
+    """The rows of a large query, in batches (a server-side cursor on PostgreSQL), through
+    the session's Core connection: plain tuples, none of the ORM's per-row work."""
+    result = session.connection().execute(query.execution_options(stream_results=True))
+    for partition in result.partitions(STREAM_BATCH):
         yield from partition
+
+
+@lru_cache(maxsize=4096)
+def _years(age: float | None, unit: AgeUnit | None) -> float | None:
+    """A reported age in years; ages repeat, so each (age, unit) is converted once."""
+    return PatientInfo.model_construct(age=age, age_unit=unit).age_in_years()
 
 
 def _columns(session: Session, query: Select[*Ts], names: Sequence[str]) -> pa.Table:
