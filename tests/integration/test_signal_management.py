@@ -4,6 +4,7 @@ store by lot, product and ingredient, stored runs, candidate signals and their l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -385,7 +386,14 @@ def test_the_api_lists_reads_and_moves_a_signal(store: Store) -> None:
     found = client.get("/api/v1/signals", params={"drug": "api-drug", "status": "new"},
                        headers=world.bearer("regulator")).json()
     assert [s["id"] for s in found["items"]] == [signal_id]
-    assert found["items"][0]["statistics"]["n"] == 6
+    statistics = found["items"][0]["statistics"]
+    assert statistics["n"] == 6
+    # No other drug has the event: the PRR is infinite, stored as such, null in JSON.
+    assert statistics["prr"] is None
+    with world.container.uow() as uow:
+        stored = uow.signals.pair(statistics["run_id"], "api-drug", "Test event")
+        assert stored is not None
+        assert stored.prr == math.inf
     refused = client.post(f"/api/v1/signals/{signal_id}/steps", json={"to": "closed"},
                           headers=world.bearer("regulator"))
     assert refused.status_code == 409

