@@ -38,6 +38,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -278,6 +279,10 @@ class SignalRepository(Repository):
         """A `new` signal for each pair the run flagged that has no signal on this axis
         yet; then every signal whose pair the run scored points at this run. Returns how
         many signals were created."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Two runs at once must not both open the same signal (SQLite transactions
+            # here already hold the database's write lock).
+            self.session.execute(text("LOCK TABLE signals IN SHARE ROW EXCLUSIVE MODE"))
         pair = SignalPair.__table__.c
         known = exists().where(Signal.axis == axis, Signal.drug == pair.drug,
                                Signal.event == pair.event)
