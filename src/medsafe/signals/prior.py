@@ -39,6 +39,8 @@ from medsafe.signals.stats import Prior
 Array = NDArray[np.float64]
 BOUNDS_SHAPE_RATE = (1e-4, 1e3)
 BOUNDS_P = (1e-6, 1 - 1e-6)
+POLISH_STEPS = 50
+EARLY_STOP_AFTER = 3
 STARTS: tuple[Prior, ...] = (
     # openEBGM's vignette starts, then DuMouchel's prior as PhViD uses it.
     Prior(0.2, 0.1, 2, 4, 1 / 3), Prior(0.1, 0.1, 10, 10, 0.2), Prior(0.3, 0.5, 6, 6, 0.5),
@@ -85,7 +87,7 @@ def log_likelihood(prior: Prior, n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
 def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
               starts: Sequence[Prior] = STARTS, min_agree: int = 1,
               ll_tolerance: float = 1e-3, squash_above: int = 20_000,
-              polish_below: int = 3_000_000) -> FittedPrior:
+              polish_below: int = 1_000_000) -> FittedPrior:
     """Fit the prior to the cells (N, E) of every pair with at least one report."""
     all_n = np.asarray(n, dtype=np.float64)
     all_e = np.asarray(e, dtype=np.float64)
@@ -99,7 +101,12 @@ def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
         count, expect, weight = squashed.n, squashed.e, squashed.weight
     else:
         count, expect, weight = all_n, all_e, np.ones_like(all_n)
-    runs = tuple(_run(start, count, expect, weight, n_star) for start in starts)
+    runs_list: list[Start] = []
+    for start in starts:
+        runs_list.append(_run(start, count, expect, weight, n_star))
+        if len(runs_list) >= EARLY_STOP_AFTER and _settled(runs_list, ll_tolerance):
+            break  # three starts already agree on the maximum: the rest would too
+    runs = tuple(runs_list)
     converged = [r for r in runs if r.converged]
     if not converged:
         raise FitFailed("no starting point converged: " + "; ".join(
@@ -110,8 +117,10 @@ def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
     if agreeing < min_agree:
         raise FitFailed(f"only {agreeing} other start(s) reached the best log-likelihood "
                         f"{best.loglik:.4f} within {ll_tolerance}; the fit is not trusted")
-    notes = [f"{len(converged)} of {len(runs)} starts converged; {agreeing} agree with the "
-             f"best within {ll_tolerance} in log-likelihood"]
+    notes = [f"{len(converged)} of {len(runs)} starts converged"
+             + (f" (the other {len(starts) - len(runs)} were not needed)"
+                if len(runs) < len(starts) else "")
+             + f"; {agreeing} agree with the best within {ll_tolerance} in log-likelihood"]
     if squashed is not None:
         notes.append(f"fitted on {squashed.points:,} squashed points standing for "
                      f"{all_n.size:,} cells")
@@ -139,35 +148,77 @@ def _polish(prior: Prior, n: Array, e: Array, n_star: int, limit: int
     if n.size > limit:
         return prior, squashed_ll, (f"not refined on the full data (more than {limit:,} "
                                     "cells); log-likelihood at the squashed optimum")
-    refined = _run(prior, n, e, weight, n_star)
-    if refined.converged and refined.loglik >= squashed_ll:
-        return refined.prior, refined.loglik, (
+    # L-BFGS-B only, from the squashed optimum and for a bounded number of steps: a
+    # Nelder-Mead fallback over millions of cells would take minutes.
+    result = _lbfgs(_theta(prior), n, e, weight, n_star, POLISH_STEPS)
+    if np.isfinite(result.fun) and -result.fun >= squashed_ll:
+        return prior_from_theta(result.x), float(-result.fun), (
             f"refined on the full data: log-likelihood {squashed_ll:.4f} at the squashed "
-            f"optimum, {refined.loglik:.4f} after")
+            f"optimum, {-result.fun:.4f} after {result.nit} steps"
+            + ("" if result.success else " (stopped at the step limit)"))
     return prior, squashed_ll, "refining on the full data did not improve it"
 
 
-def _run(start: Prior, n: Array, e: Array, w: Array, n_star: int) -> Start:
-    bounds = [_log_bounds(BOUNDS_SHAPE_RATE)] * 4 + [_logit_bounds(BOUNDS_P)]
-    if n_star == 1:  # the analytic gradient: about six times fewer likelihood evaluations
-        result = optimize.minimize(negative_and_gradient, _theta(start),
-                                   args=(n, e, w, n_star), jac=True, method="L-BFGS-B",
-                                   bounds=bounds,
-                                   options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+def _bounds() -> list[tuple[float, float]]:
+    return [_log_bounds(BOUNDS_SHAPE_RATE)] * 4 + [_logit_bounds(BOUNDS_P)]
+
+
+def _settled(runs: Sequence[Start], tolerance: float) -> bool:
+    converged = [r for r in runs if r.converged]
+    if len(converged) < EARLY_STOP_AFTER:
+        return False
+    best = max(r.loglik for r in converged)
+    return sum(1 for r in converged if best - r.loglik <= tolerance) >= EARLY_STOP_AFTER
+
+
+def _stationary(result: optimize.OptimizeResult) -> bool:
+    """Whether L-BFGS-B stopped at a point where no free direction improves: its
+    projected gradient (components pushing against a bound removed) is tiny relative to
+    the likelihood. L-BFGS-B reports ABNORMAL_TERMINATION_IN_LNSRCH when its line search
+    cannot gain anything within floating-point precision, which is common at the optimum
+    when a parameter sits on a bound (alpha1 -> 0 on FAERS)."""
+    gradient = getattr(result, "jac", None)
+    if gradient is None or not np.isfinite(result.fun):
+        return False
+    low, high = np.array(_bounds()).T
+    pushing_out = (((result.x <= low + 1e-9) & (gradient > 0))
+                   | ((result.x >= high - 1e-9) & (gradient < 0)))
+    projected = np.where(pushing_out, 0.0, gradient)
+    return bool(np.max(np.abs(projected)) <= 1e-6 * max(1.0, abs(float(result.fun))))
+
+
+def _lbfgs(theta: Array, n: Array, e: Array, w: Array, n_star: int, steps: int,
+           ftol: float = 1e-13, gtol: float = 1e-9) -> optimize.OptimizeResult:
+    """Bounded L-BFGS-B; with the analytic gradient for N* = 1 (about six times fewer
+    likelihood evaluations)."""
+    if n_star == 1:
+        result = optimize.minimize(negative_and_gradient, theta, args=(n, e, w, n_star),
+                                   jac=True, method="L-BFGS-B", bounds=_bounds(),
+                                   options={"maxiter": steps, "ftol": ftol, "gtol": gtol})
     else:
-        result = optimize.minimize(_negative, _theta(start), args=(n, e, w, n_star),
-                                   method="L-BFGS-B", bounds=bounds,
-                                   options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+        result = optimize.minimize(_negative, theta, args=(n, e, w, n_star),
+                                   method="L-BFGS-B", bounds=_bounds(),
+                                   options={"maxiter": steps, "ftol": ftol, "gtol": gtol})
+    return result
+
+
+def _run(start: Prior, n: Array, e: Array, w: Array, n_star: int) -> Start:
+    bounds = _bounds()
+    result = _lbfgs(_theta(start), n, e, w, n_star, 2000)
     method = "L-BFGS-B"
-    if not result.success:
+    success = bool(result.success)
+    if not success and _stationary(result):
+        success = True
+        method = "L-BFGS-B (stopped at precision, projected gradient ~0)"
+    if not success:
         result = optimize.minimize(_negative, result.x, args=(n, e, w, n_star),
                                    method="Nelder-Mead", bounds=bounds,
-                                   options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10})
+                                   options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10})
         method = "L-BFGS-B, then Nelder-Mead"
+        success = bool(result.success)
     prior = prior_from_theta(result.x)
     return Start(start=start, prior=prior, loglik=float(-result.fun),
-                 converged=bool(result.success) and bool(np.isfinite(result.fun)),
-                 method=method)
+                 converged=success and bool(np.isfinite(result.fun)), method=method)
 
 
 def _negative(theta: Array, n: Array, e: Array, w: Array, n_star: int) -> float:
