@@ -1,7 +1,6 @@
 """`medsafe signals detect-cases|runs|list|show|advance` on a case store with a cluster
 of one reaction on two lots: the run finds the two lots, and a signal is moved through
-its lifecycle from the command line. The commands are mounted here as `cli.signals`
-mounts them."""
+its lifecycle from the command line, through the real `medsafe signals` group."""
 
 from __future__ import annotations
 
@@ -9,22 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from medsafe.cli import signal_management
+from medsafe.cli.signals import app
 from medsafe.error_mapping import EXIT_BAD_INPUT, EXIT_CONFLICT
 from medsafe.security.principal import SYSTEM
 from medsafe.signals import management
 from tests.support.signal_world import CLUSTER_PER_LOT, Cluster, store_lot_cluster
 from tests.support.world import World, world_on
 
-app = typer.Typer()
-app.command(name="detect-cases")(signal_management.detect_cases)
-app.command(name="runs")(signal_management.runs)
-app.command(name="list")(signal_management.list_signals)
-app.command(name="show")(signal_management.show)
-app.command(name="advance")(signal_management.advance)
 runner = CliRunner()
 
 

@@ -18,14 +18,22 @@ import typer
 from rich.console import Console
 
 from medsafe.cli.errors import reported_errors
+from medsafe.cli.lazy import Registry, lazy_group
 from medsafe.errors import Invalid
 
 if TYPE_CHECKING:
     from medsafe.signals.detection import Detection, InputFormat
     from medsafe.signals.stats import Prior
 
-app = typer.Typer(help="Signal detection: disproportionality over report tables.",
-                  no_args_is_help=True)
+# Signal management works on the database: imported only when one of these runs.
+STORE_COMMANDS: Registry = {
+    name: ("medsafe.cli.signal_management", function) for name, function in (
+        ("detect-cases", "detect_cases"), ("runs", "runs"), ("list", "list_signals"),
+        ("show", "show"), ("advance", "advance"))}
+
+app = typer.Typer(help="Signal detection: disproportionality over report tables and the "
+                  "case store; candidate signals and their lifecycle.",
+                  no_args_is_help=True, cls=lazy_group(STORE_COMMANDS))
 err = Console(stderr=True, highlight=False)
 
 
