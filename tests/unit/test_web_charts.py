@@ -238,8 +238,9 @@ def test_linear_axes_use_steps_of_one_two_or_five() -> None:
 
 
 def test_numbers_read_as_people_write_them() -> None:
-    assert [charts.number_label(v) for v in (10_000, 100, 2, 0.5, 0.01, 2.3456, 0)] == [
-        "10,000", "100", "2", "0.5", "0.01", "2.35", "0"]
+    assert [charts.number_label(v) for v in (10_000, 999.7, 100, 2, 0.5, 0.01, 2.3456, 0,
+                                             -1.25)] == [
+        "10,000", "1,000", "100", "2", "0.5", "0.01", "2.35", "0", "-1.25"]
 
 
 @given(st.lists(st.floats(min_value=1e-4, max_value=1e6), min_size=1, max_size=20))

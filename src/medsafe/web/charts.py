@@ -20,8 +20,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
 
-from medsafe.signals.trend import TrendRow
+if TYPE_CHECKING:  # only its fields are read: the web app need not load the statistics
+    from medsafe.signals.trend import TrendRow
 
 INK = "#1d2330"
 MUTED = "#5a6272"
@@ -141,10 +143,8 @@ def number_label(value: float) -> str:
     """A tick or tooltip number as people write it: 1,000 · 20 · 2 · 0.5 · 0.01."""
     if value == 0:
         return "0"
-    if abs(value) >= 1000:
+    if abs(value) >= 100:  # whole numbers, never "1e+03"
         return f"{value:,.0f}"
-    if abs(value) >= 100 and value == round(value):
-        return f"{value:.0f}"
     return f"{value:.3g}"
 
 
