@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from medsafe import __version__
+from medsafe.signals.lifecycle import READERS as SIGNAL_READERS
 from medsafe.web import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,7 +36,8 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.globals.update(version=__version__, labels=labels)
+# Who reads signals is decided once, in the signal lifecycle; the menu only asks.
+environment.globals.update(version=__version__, labels=labels, signal_readers=SIGNAL_READERS)
 
 
 def page_headers(*, private: bool) -> dict[str, str]:
