@@ -74,7 +74,8 @@ from medsafe.store.schema import Base
 from medsafe.store.uow import uow_factory
 
 GENERATOR = "medsafe.population.generator"
-GENERATOR_VERSION = 2  # 2: reports become E2B-shaped cases through case intake
+GENERATOR_VERSION = 3  # 2: reports become E2B-shaped cases through case intake
+# 3: each story lot has at least four spasticity reports
 REPORTS = "case_reports"
 """The batch of synthetic adverse-event reports (not a table: they are stored as cases)."""
 DEFAULT_SEED = 20261126
@@ -1087,6 +1088,7 @@ STORY_REACTIONS = (
     _Reaction(10, "Product quality issue",
               "several patients say tablets from this lot work less well than before"),
 )
+STORY_SPASTICITY_PER_LOT = 4
 BACKGROUND_CHOICE = _Choice((r.weight, r) for r in BACKGROUND_REACTIONS)
 STORY_CHOICE = _Choice((r.weight, r) for r in STORY_REACTIONS)
 REPORTER_CHOICE = _Choice(((50, "patient"), (25, "physician"), (25, "pharmacist")))
@@ -1112,17 +1114,22 @@ class _ReportFactory:
         return [(number, *row[1:]) for number, row in enumerate(rows, start=1)]
 
     def _story(self, story: Mapping[int, list[Receipt]]) -> list[Row]:
-        """12–20 reports of lost effect on the two sub-potent lots, a patient once."""
+        """12–20 reports of lost effect on the two sub-potent lots, a patient once. On
+        each lot at least STORY_SPASTICITY_PER_LOT of them report worsening spasticity,
+        so that the one side effect clusters on both lots (the demo story), the rest as
+        drawn."""
         wanted = self.rng.randint(12, 20)
         per_lot = [wanted - wanted // 2, wanted // 2]
         rows: list[Row] = []
         reported: set[int] = set()
         for count, lot in zip(per_lot, self.ref.story_lots, strict=True):
             receipts = [r for r in story[lot] if r[0] not in reported]
-            for receipt in self.rng.sample(receipts, min(count, len(receipts))):
+            chosen = self.rng.sample(receipts, min(count, len(receipts)))
+            for index, receipt in enumerate(chosen):
                 reported.add(receipt[0])
-                rows.append(self._report(receipt, STORY_CHOICE(self.rng),
-                                         onset_within=(3, 25)))
+                reaction = (STORY_REACTIONS[0] if index < STORY_SPASTICITY_PER_LOT
+                            else STORY_CHOICE(self.rng))
+                rows.append(self._report(receipt, reaction, onset_within=(3, 25)))
         return rows
 
     def _report(self, receipt: Receipt, reaction: _Reaction,
