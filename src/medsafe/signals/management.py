@@ -219,6 +219,7 @@ def run_over_case_store(uow: UnitOfWork, principal: Principal, *, axis: str = "i
         about = f" with {within} as a suspect" if within else " with a suspect drug"
         raise Invalid(f"the case store holds no valid case{about} and a reaction: nothing "
                       "to count", where="case store")
+    uow.release()  # counting and fitting take seconds: not while holding the database
     # detect_arrow's parameters, with a given prior too.
     detection = detect(
         lambda: count_arrow(table, wanted), input=CASE_STORE, input_format="cases",
@@ -364,11 +365,13 @@ def signal_trend(uow: UnitOfWork, principal: Principal, signal_id: int, *,
     parameters = json.loads(_run(uow, signal.latest_run_id).parameters)
     strata = tuple(str(s) for s in parameters.get("strata", ()))
     table = case_store_table(uow.session, signal.axis, within=parameters.get("within"))
+    drug, event = signal.drug, signal.event
+    uow.release()  # counting each period takes seconds: not while holding the database
     if table.num_rows == 0:
         return []
     first, last = compute.min(table["received"]).as_py(), compute.max(table["received"]).as_py()
     return trend(lambda day: count_arrow(table, strata, until=day), first, last,
-                 drug=signal.drug, event=signal.event, by=by)
+                 drug=drug, event=event, by=by)
 
 
 # -- shared --------------------------------------------------------------------------------

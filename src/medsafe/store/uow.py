@@ -90,6 +90,13 @@ class UnitOfWork:
     def flush(self) -> None:
         self.session.flush()
 
+    def release(self) -> None:
+        """End the current transaction without writing anything. A use case that has read
+        what it needs calls this before a long computation: on SQLite a transaction holds
+        the database's write lock (BEGIN IMMEDIATE), and every other request would wait.
+        Rows read before are expired; read what you need into plain values first."""
+        self.session.rollback()
+
     def before_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` inside this transaction just before it commits (the API uses it to
         store an idempotency record atomically with what the request created)."""
