@@ -82,3 +82,11 @@ class LoginFormRoute(PageRoute):
     async def guard(self, request: Request) -> None:
         if request.method not in SAFE_METHODS:
             session.check_login_csrf(request, await submitted_token(request))
+
+
+def is_partial(request: Request) -> bool:
+    """An htmx request that swaps part of the page (the live search), as opposed to a
+    normal visit or htmx restoring the whole page from history."""
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-Request-Type") != "full"
+            and request.headers.get("HX-History-Restore-Request") != "true")

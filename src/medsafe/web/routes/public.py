@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from medsafe.knowledge.model import Cited, Interaction, Source
 from medsafe.web import catalog_view as cv
 from medsafe.web.labels import POSITIVE_STATUSES
-from medsafe.web.routing import PageRoute
+from medsafe.web.routing import PageRoute, is_partial
 from medsafe.web.session import MaybeCaller, container_of
 from medsafe.web.templating import render
 
@@ -25,14 +25,6 @@ def index(request: Request, caller: MaybeCaller) -> Response:
     return render(request, "index.html")
 
 
-def _is_partial(request: Request) -> bool:
-    """An htmx request that swaps part of the page (the live search), as opposed to a
-    normal visit or htmx restoring the whole page from history."""
-    return (request.headers.get("HX-Request") == "true"
-            and request.headers.get("HX-Request-Type") != "full"
-            and request.headers.get("HX-History-Restore-Request") != "true")
-
-
 @router.get("/drugs")
 def drugs(request: Request, caller: MaybeCaller,
           q: Annotated[str, Query(max_length=cv.MAX_QUERY)] = "") -> Response:
@@ -41,7 +33,7 @@ def drugs(request: Request, caller: MaybeCaller,
     context = {"rows": rows, "query": q.strip(), "total": len(catalog.ingredients)}
     # The same URL answers with a fragment or a page, so caches must key on the header.
     vary = {"Vary": "HX-Request, HX-Request-Type"}
-    if _is_partial(request):
+    if is_partial(request):
         return render(request, "_drug_results.html", context, headers=vary)
     return render(request, "drugs.html", context, headers=vary)
 

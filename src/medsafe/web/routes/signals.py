@@ -40,8 +40,7 @@ from medsafe.store.repositories.signals import AXES
 from medsafe.store.uow import UnitOfWork
 from medsafe.web import charts
 from medsafe.web.routes.cases import WORDS as CASE_WORDS
-from medsafe.web.routes.public import _is_partial as is_partial
-from medsafe.web.routing import PageRoute
+from medsafe.web.routing import PageRoute, is_partial
 from medsafe.web.session import SignedIn, container_of
 from medsafe.web.templating import render
 
