@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
 from medsafe.api.app import create_app
@@ -34,27 +30,17 @@ from medsafe.store.schema import (
     PatientMedication,
     PatientObservation,
 )
+from tests.support.live_server import CHROMIUM_ARGS, chromium_path, serving
 
 PASSWORD = "correct horse battery"
 PSEUDONYM = "PT-MS00000001"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
 def chromium() -> str:
-    """Debian's Chromium, or a skip (a failure under CI=true, where it must be there),
-    decided before the server is started."""
-    path = shutil.which("chromium")
-    if path is None:
-        reason = "the 'chromium' package is not installed (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}: under CI=true the browser test must run")
-        pytest.skip(reason)
-    return path
+    return chromium_path()
 
 
 def seed(container: Container) -> None:
@@ -86,28 +72,10 @@ def server(tmp_path: Path) -> Iterator[str]:
                         cookie_secure=False)  # plain http on 127.0.0.1
     container = bootstrap(settings, migrate=True)
     seed(container)
-    # Bind first and hand uvicorn the socket: no window in which the port could be taken.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(container), log_level="warning", ws="none",
-                            lifespan="off")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]},
-                              daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uvicorn_server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(create_app(container)) as url:
+            yield url
     finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         container.engine.dispose()
 
 
