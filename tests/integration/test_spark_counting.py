@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
 import pytest
+from pyarrow import parquet
 
 from medsafe.errors import Invalid
 from medsafe.signals.counting import Columns, PairCounts
@@ -135,6 +137,23 @@ def test_both_engines_read_quotes_blanks_repeats_and_dates_alike(
     assert_same_counts(on_spark, count_input(spec, until=until))
     assert set(on_spark.drug) == {"Acetaminophen, 500 mg", "Ibuprofen", 'The "new" drug'}
     assert on_spark.n_reports == 3  # reports 4 (no date) and 5 (March) come later
+
+
+def test_both_engines_read_a_folder_of_parquet_files_alike(spark: SparkSession,
+                                                           tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    rows: dict[str, list[object]] = {"id": [1, 1, 2, 2, 3], "drug": ["A", "B", "A", "A", "C"],
+            "event": ["Rash", "Rash", "Nausea", "Rash", "Rash"],
+            "age_group": ["18-44", "18-44", "65-74", "65-74", None]}
+    for part, (start, stop) in enumerate(((0, 3), (3, 5))):
+        parquet.write_table(pa.table({name: values[start:stop]
+                                      for name, values in rows.items()}),
+                            folder / f"part-{part}.parquet")
+    spec = InputSpec(folder, columns=Columns(strata=("age_group",)))
+    on_spark = count_on_spark(spec, spark)
+    assert_same_counts(on_spark, count_input(spec))
+    assert on_spark.n_reports == 3
 
 
 def test_a_missing_column_is_refused_on_spark_as_on_duckdb(
