@@ -118,19 +118,21 @@ def test_caers_stratified_scores_from_spark_equal_scores_from_duckdb(
     assert_same_scores(on_spark.scores, on_duckdb.scores)
 
 
+@pytest.mark.parametrize("separator", [",", "\t"], ids=["comma", "tab"])
 def test_both_engines_read_quotes_blanks_repeats_and_dates_alike(
-        spark: SparkSession, tmp_path: Path) -> None:
+        spark: SparkSession, tmp_path: Path, separator: str) -> None:
+    lines = [["report", "drug", "event", "day", "sex"],
+             ["1", '"Acetaminophen, 500 mg"', "Rash", "2022-01-05", "F"],
+             ["1", '"Acetaminophen, 500 mg"', "Rash", "2022-01-05", "F"],
+             ["1", "Ibuprofen", "Rash", "2022-01-05", "F"],
+             ["2", '"The ""new"" drug"', "Nausea", "2022-02-10", "M"],
+             ["2", "Ibuprofen", "", "2022-02-10", "M"],
+             ["3", "Ibuprofen", "Rash", "2022-02-28", ""],
+             ["4", "Ibuprofen", "Nausea", "not a date", "M"],
+             ["5", "Ibuprofen", "Nausea", "2022-03-01", "M"]]
     table = tmp_path / "reports.csv"
-    table.write_text(
-        "report,drug,event,day,sex\n"
-        '1,"Acetaminophen, 500 mg",Rash,2022-01-05,F\n'
-        '1,"Acetaminophen, 500 mg",Rash,2022-01-05,F\n'
-        "1,Ibuprofen,Rash,2022-01-05,F\n"
-        '2,"The ""new"" drug",Nausea,2022-02-10,M\n'
-        "2,Ibuprofen,,2022-02-10,M\n"
-        "3,Ibuprofen,Rash,2022-02-28,\n"
-        "4,Ibuprofen,Nausea,not a date,M\n"
-        "5,Ibuprofen,Nausea,2022-03-01,M\n", encoding="utf-8")
+    table.write_text("".join(separator.join(line) + "\n" for line in lines),
+                     encoding="utf-8")
     spec = InputSpec(table, "csv", Columns("report", "drug", "event", ("sex",), "day"))
     until = date(2022, 2, 28)
     on_spark = count_on_spark(spec, spark, until=until)

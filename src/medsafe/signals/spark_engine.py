@@ -75,7 +75,9 @@ def spark_session(master: str | None = None) -> SparkSession:
     chosen = master or os.environ.get(MASTER_ENV, DEFAULT_MASTER)
     builder = (SparkSession.builder.master(chosen).appName("medsafe")
                .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.extraJavaOptions",
+               # The default options, so a user's spark.driver.extraJavaOptions
+               # still apply (Spark adds those after these).
+               .config("spark.driver.defaultJavaOptions",
                        f"-Dlog4j2.configurationFile=file:{_quiet_logging()}"))
     for key, value in SQL_SETTINGS.items():
         builder = builder.config(key, value)
