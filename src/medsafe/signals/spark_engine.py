@@ -9,6 +9,7 @@ the extra."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -209,9 +210,8 @@ def _table_files(path: Path, kind: str) -> list[Path]:
 def _delimiter(first: Path) -> str:
     """The separator of a CSV table, from its header line, as DuckDB sniffs it (Spark
     would take a comma)."""
-    if first.suffix.lower() == ".gz":
-        return ","
-    with first.open(encoding="utf-8", errors="replace") as handle:
+    opener = gzip.open if first.suffix.lower() == ".gz" else open
+    with opener(first, "rt", encoding="utf-8", errors="replace") as handle:
         header = handle.readline()
     counts = {mark: header.count(mark) for mark in (",", "\t", "|", ";")}
     best = max(counts, key=lambda mark: counts[mark])
