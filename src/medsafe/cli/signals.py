@@ -126,6 +126,8 @@ def _progress() -> Iterator[Callable[[str], None]]:
 
 
 def _next_phase(finished: str) -> str:
+    if finished.startswith("starting"):
+        return "counting on Spark ..."
     if finished.startswith("counted"):
         return "fitting the prior ..."
     if finished.startswith("fitted"):

@@ -142,6 +142,8 @@ def detect_input(spec: InputSpec, *, engine: Literal["duckdb", "spark"] = "duckd
         if engine == "spark":
             from medsafe.signals.spark_engine import count_with_spark
 
+            if progress is not None:
+                progress("starting Spark (a JVM: about ten seconds) ...")
             return count_with_spark(spec)
         return count_input(spec)
 

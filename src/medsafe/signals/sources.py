@@ -15,7 +15,7 @@ For VAERS, FAERS and the case store the strata are named: `sex`, `age_group` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -74,7 +74,15 @@ def open_table(engine: DuckDBEngine, path: Path, columns: Columns,
     reader = (f"read_parquet({files})" if kind == "parquet" else
               f"read_csv({files}, header = true, all_varchar = true)")
     engine.execute(f"CREATE OR REPLACE TEMP VIEW raw_input AS SELECT * FROM {reader}")
-    found = engine.columns("raw_input")
+    require_columns(path, engine.columns("raw_input"), columns)
+    engine.execute(f"""
+        CREATE OR REPLACE TEMP VIEW source AS
+        SELECT {source_columns(columns, sql_identifier)}
+        FROM raw_input""")
+
+
+def require_columns(path: Path, found: Sequence[str], columns: Columns) -> None:
+    """Refuse a table that lacks a column the options name."""
     wanted = [columns.report, columns.drug, columns.event, *columns.strata]
     if columns.received:
         wanted.append(columns.received)
@@ -83,18 +91,20 @@ def open_table(engine: DuckDBEngine, path: Path, columns: Columns,
         raise Invalid(f"{path}: no column {', '.join(missing)} (its columns: "
                       f"{', '.join(found)}); name them with --id-col, --drug-col, "
                       "--event-col, --strata", where="--input")
-    received = (f"TRY_CAST({sql_identifier(columns.received)} AS DATE)" if columns.received
+
+
+def source_columns(columns: Columns, identifier: Callable[[str], str]) -> str:
+    """The select list that maps a long table's columns onto `source`'s, in the SQL both
+    engines read (`identifier` quotes a name as the engine wants)."""
+    received = (f"TRY_CAST({identifier(columns.received)} AS DATE)" if columns.received
                 else "CAST(NULL AS DATE)")
-    strata = "".join(f", {sql_identifier(c)} AS {name}"
+    strata = "".join(f", {identifier(c)} AS {name}"
                      for c, name in zip(columns.strata, stratum_names(len(columns.strata)),
                                         strict=True))
-    engine.execute(f"""
-        CREATE OR REPLACE TEMP VIEW source AS
-        SELECT {sql_identifier(columns.report)} AS report,
-               CAST({sql_identifier(columns.drug)} AS VARCHAR) AS drug,
-               CAST({sql_identifier(columns.event)} AS VARCHAR) AS event,
-               {received} AS received{strata}
-        FROM raw_input""")
+    return (f"{identifier(columns.report)} AS report, "
+            f"CAST({identifier(columns.drug)} AS STRING) AS drug, "
+            f"CAST({identifier(columns.event)} AS STRING) AS event, "
+            f"{received} AS received{strata}")
 
 
 def open_vaers(engine: DuckDBEngine, folder: Path, strata: Sequence[str] = ()) -> None:
@@ -178,11 +188,18 @@ def _files(path: Path) -> list[Path]:
     raise Invalid(f"{path}: no such file or folder", where="--input")
 
 
+def table_files(path: Path, kind: str) -> list[Path]:
+    """The files of a table (a file, a folder or a glob) that hold `kind` (csv or
+    parquet); every engine reads the same ones."""
+    if path.is_file():
+        return [path]
+    files = _files(path)
+    return [p for p in files if TABLE_SUFFIXES.get(p.suffix.lower()) == kind] or files
+
+
 def _pattern(path: Path, kind: str) -> str:
     """The SQL list of files DuckDB should read."""
-    files = [path] if path.is_file() else _files(path)
-    files = [p for p in files if TABLE_SUFFIXES.get(p.suffix.lower()) == kind] or files
-    return "[" + ", ".join(sql_literal(p) for p in files) + "]"
+    return "[" + ", ".join(sql_literal(p) for p in table_files(path, kind)) + "]"
 
 
 def _one(folder: Path, pattern: str) -> Path:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from medsafe.errors import Invalid
 from medsafe.signals import sources
-from medsafe.signals.counting import Columns, PairCounts, count, stratum_names
+from medsafe.signals.counting import Columns, PairCounts, count
 
 try:
     from pyspark.errors import PySparkException
@@ -155,7 +155,7 @@ def open_table(engine: SparkEngine, path: Path, columns: Columns,
     """A long CSV or Parquet table (a file, a folder of files, or a glob) as the view
     `source` (see `medsafe.signals.counting`)."""
     kind = sources.table_format(path, given_format)
-    files = [str(p) for p in _table_files(path, kind)]
+    files = [str(p) for p in sources.table_files(path, kind)]
     read = engine.session.read
     raw = _spark(lambda: read.parquet(*files) if kind == "parquet" else
                         # As DuckDB reads CSV: a header, every value text, and a quote
@@ -163,25 +163,9 @@ def open_table(engine: SparkEngine, path: Path, columns: Columns,
                         read.csv(files, header=True, inferSchema=False, escape='"',
                                  sep=_delimiter(Path(files[0]))))
     engine.view("raw_input", raw)
-    found = raw.columns
-    wanted = [columns.report, columns.drug, columns.event, *columns.strata]
-    if columns.received:
-        wanted.append(columns.received)
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise Invalid(f"{path}: no column {', '.join(missing)} (its columns: "
-                      f"{', '.join(found)}); name them with --id-col, --drug-col, "
-                      "--event-col, --strata", where="--input")
-    received = (f"TRY_CAST({_identifier(columns.received)} AS DATE)" if columns.received
-                else "CAST(NULL AS DATE)")
-    strata = "".join(f", {_identifier(c)} AS {name}"
-                     for c, name in zip(columns.strata, stratum_names(len(columns.strata)),
-                                        strict=True))
+    sources.require_columns(path, raw.columns, columns)
     engine.view("source", f"""
-        SELECT {_identifier(columns.report)} AS report,
-               CAST({_identifier(columns.drug)} AS STRING) AS drug,
-               CAST({_identifier(columns.event)} AS STRING) AS event,
-               {received} AS received{strata}
+        SELECT {sources.source_columns(columns, _identifier)}
         FROM raw_input""")
 
 
@@ -197,14 +181,6 @@ def count_with_spark(spec: InputSpec, *, until: date | None = None,
         open_table(engine, spec.path, spec.columns,
                    None if spec.format == "table" else spec.format)
         return count(engine, len(spec.columns.strata), until=until)
-
-
-def _table_files(path: Path, kind: str) -> list[Path]:
-    """The files of the table, as DuckDB's reader picks them."""
-    if path.is_file():
-        return [path]
-    files = sources._files(path)
-    return [p for p in files if sources.TABLE_SUFFIXES.get(p.suffix.lower()) == kind] or files
 
 
 def _delimiter(first: Path) -> str:
