@@ -4,12 +4,14 @@ through here."""
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 
@@ -17,10 +19,12 @@ from medsafe.errors import Invalid
 from medsafe.signals import sources
 from medsafe.signals.counting import Columns, Engine, PairCounts, count
 from medsafe.signals.duckdb_engine import DuckDBEngine
-from medsafe.signals.prior import FittedPrior, fit_prior
 from medsafe.signals.score import Scores, Thresholds, score
 from medsafe.signals.stats import Prior
-from medsafe.signals.trend import Period, TrendRow, trend
+
+if TYPE_CHECKING:
+    from medsafe.signals.prior import FittedPrior
+    from medsafe.signals.trend import Period, TrendRow
 
 InputFormat = Literal["csv", "parquet", "table", "vaers", "faers"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "vaers", "faers")
@@ -102,6 +106,8 @@ def trend_input(spec: InputSpec, *, drug: str, event: str, by: Period = "month",
                 thresholds: Thresholds = DEFAULT_RULE) -> list[TrendRow]:
     """One pair's statistics by month or quarter of receipt, cumulatively; the input is
     read once and each period counted from the reports received by its end."""
+    from medsafe.signals.trend import trend
+
     with DuckDBEngine() as engine:
         strata = open_input(engine, spec)
         engine.create("source_once", "SELECT * FROM source")
@@ -118,11 +124,16 @@ def detect(counter: Callable[[], PairCounts], *, input: str, input_format: str,
     """Count with `counter`, fit the prior (unless one is given) and score every pair."""
     say = progress or (lambda _: None)
     started = time.perf_counter()
+    fitter = _import_in_background("medsafe.signals.prior") if prior is None else None
     counts = counter()
     say(f"counted {len(counts):,} pairs in {counts.n_reports:,} reports "
         f"({time.perf_counter() - started:.1f} s)")
     fitted = None
     if prior is None:
+        if fitter is not None:
+            fitter.join()
+        from medsafe.signals.prior import fit_prior
+
         fitted = fit_prior(counts.n, counts.e)
         prior = fitted.prior
         say(f"fitted the prior ({time.perf_counter() - started:.1f} s): "
@@ -133,6 +144,14 @@ def detect(counter: Callable[[], PairCounts], *, input: str, input_format: str,
                      parameters={**parameters, "thresholds": thresholds.describe()},
                      counts=counts, fitted=fitted, prior=prior, scores=scores,
                      seconds=time.perf_counter() - started)
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    """Import `module` while the main thread counts: DuckDB releases the GIL while it
+    works, and SciPy's optimiser (for the prior) takes about a second to import."""
+    thread = threading.Thread(target=importlib.import_module, args=(module,), daemon=True)
+    thread.start()
+    return thread
 
 
 def detect_input(spec: InputSpec, *, engine: Literal["duckdb", "spark"] = "duckdb",
