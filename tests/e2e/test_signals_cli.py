@@ -16,6 +16,7 @@ from medsafe.signals.score import COLUMNS
 from medsafe.signals.stats import Prior
 from tests.e2e.test_cli import medsafe
 from tests.support.caers import CAERS, PUBLISHED_PRIOR
+from tests.support.shipped import FAERS_SAMPLES
 from tests.support.shipped import VAERS_1999 as VAERS
 
 PUBLISHED = PUBLISHED_PRIOR
@@ -101,3 +102,47 @@ def test_vaers_trend_shows_when_rotavirus_and_intussusception_was_first_flagged(
     first = next(p["period"] for p in periods if p["signal"] == "true")
     assert f"first flagged in {first}" in result.stderr
     assert first < "1999-10"  # before RotaShield's withdrawal in October 1999
+
+
+@pytest.mark.parametrize(("content", "name", "says"), [
+    (b"id,drug,event\n", "empty.csv", "no report with a drug and an event"),
+    (b"\x00\x01 not parquet", "broken.parquet", "broken.parquet"),
+])
+def test_empty_or_unreadable_input_is_exit_code_2_and_writes_nothing(
+        tmp_path: Path, content: bytes, name: str, says: str) -> None:
+    source, out = tmp_path / name, tmp_path / "scores.csv"
+    source.write_bytes(content)
+    result = medsafe("signals", "run", "--input", str(source), "--out", str(out))
+    assert result.returncode == 2
+    assert says in result.stderr  # what is wrong, or which file
+    assert "LINE 1" not in result.stderr  # not the SQL that ran
+    assert not out.exists()
+
+
+def test_a_faers_folder_is_scored_into_parquet_with_every_column(tmp_path: Path) -> None:
+    """The shipped quarterly samples (AERS 2004Q1 and FAERS 2017Q2), found as FAERS by
+    their DEMO files, stratified by sex; Parquet out, the prior beside it."""
+    import pyarrow.parquet as pq
+
+    out, prior = tmp_path / "faers.parquet", tmp_path / "prior.json"
+    result = medsafe("signals", "run", "--input", str(FAERS_SAMPLES), "--strata", "sex",
+                     "--out", str(out), "--prior-out", str(prior))
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.column_names == list(COLUMNS)
+    assert table.num_rows > 100
+    fitted = json.loads(prior.read_text(encoding="utf-8"))
+    assert fitted["converged"] is True
+    assert set(fitted) >= {"alpha1", "beta1", "alpha2", "beta2", "p", "loglik", "converged"}
+
+
+def test_stricter_thresholds_flag_fewer_pairs(tmp_path: Path) -> None:
+    def candidates(*options: str) -> int:
+        out = tmp_path / "vaers.csv"
+        result = medsafe("signals", "run", "--input", str(VAERS), "--out", str(out),
+                         *options)
+        assert result.returncode == 0, result.stderr
+        return sum(1 for row in rows(out).values() if row["signal"] == "true")
+
+    default, strict = candidates(), candidates("--eb05", "8", "--ic025", "3", "--prr", "8")
+    assert 0 < strict < default

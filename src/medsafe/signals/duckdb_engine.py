@@ -68,5 +68,6 @@ def _first_line(error: Exception) -> str:
     that say what went wrong and where (for CSV: the file, the line, the column count)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     kept = [line for line in lines[:4] if not line.lower().startswith(
-        ("possible fixes", "* ", "parser options", "llm"))]
+        ("possible fixes", "* ", "parser options", "llm", "line "))
+        and set(line) != {"^"}]  # nor the SQL it was running, underlined
     return "; ".join(kept) or type(error).__name__
