@@ -3,7 +3,8 @@ pair, write) on FAERS-like tables of 1 M to 100 M report-drug-event rows.
 
     uv run python -m benchmarks.bench_signals [--rows 1e6,5e6,10e6] [--runs 3]
         [--folder DIR] [--seed 5] [--strata] [--engine duckdb] [--out-format parquet]
-        [--faers ../shared/data/faers/pvlrt/faers22q3raw.csv]
+        [--faers ../shared/data/faers/pvlrt/faers22q3raw.csv] [--no-faers]
+        [--no-console-script]
 
 The tables come from `benchmarks.signal_data` (Zipf-like drugs and events, several of each
 per report, planted associations), written once as Parquet under the temporary directory
@@ -149,7 +150,7 @@ def measure(dataset: Dataset, args: argparse.Namespace) -> list[Run]:
           f"{dataset.input}")
     console_script = Path(sys.executable).parent / "medsafe"
     programs = [[sys.executable, "-m", "medsafe"]] * args.runs
-    if console_script.exists():
+    if console_script.exists() and not args.no_console_script:
         programs.append([str(console_script)])
     runs: list[Run] = []
     for number, program in enumerate(programs, start=1):
@@ -212,6 +213,9 @@ def main() -> None:
                         help="stratify the expected counts by sex and age group")
     parser.add_argument("--engine", help="pass --engine to the pipeline (duckdb, spark)")
     parser.add_argument("--out-format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--no-console-script", action="store_true",
+                        help="skip the extra run through the medsafe console script")
+    parser.add_argument("--no-faers", action="store_true", help="skip the FAERS extract")
     parser.add_argument("--faers", type=Path, default=FAERS_EXTRACT,
                         help="the FAERS 2022Q3 extract; skipped when absent")
     args = parser.parse_args()
@@ -220,7 +224,9 @@ def main() -> None:
     if shutil.which("medsafe") is None and not (Path(sys.executable).parent / "medsafe").exists():
         print("(no medsafe console script beside this Python: runs use python -m medsafe)")
     datasets: list[Dataset] = []
-    if args.faers.exists():
+    if args.no_faers:
+        pass
+    elif args.faers.exists():
         datasets.append(faers_extract(args.faers))
     else:
         print(f"{args.faers}: not present, skipped")
