@@ -13,9 +13,9 @@ from medsafe.signals.stats import (
     TwoByTwo,
     ebgm,
     expected,
-    gamma_quantile,
     ic,
     mixture_quantile,
+    per_count,
     prr,
     ror,
 )
@@ -104,21 +104,12 @@ def test_mixture_quantiles_match_root_finding() -> None:
             assert found[i] == pytest.approx(root, rel=1e-6)
 
 
-def test_gamma_quantiles_computed_once_per_shape_equal_the_direct_ones() -> None:
+def test_functions_computed_once_per_count_equal_the_direct_ones() -> None:
     rng = np.random.default_rng(3)
-    shape = (rng.integers(1, 50, 5000) + 0.5).astype(np.float64)  # N + 0.5: many repeats
-    rate = rng.uniform(0.01, 100, 5000)
-    direct = special.gammaincinv(shape, 0.025) / rate
-    assert np.array_equal(gamma_quantile(0.025, shape, rate), direct)
-
-
-def test_ebgm_grows_with_the_observed_count_and_shrinks_small_counts() -> None:
-    counts = np.array([1, 2, 5, 20, 100])
-    score, eb05, eb95 = ebgm(counts, np.full(5, 1.0), VIGNETTE_PRIOR)
-    assert np.all(np.diff(score) > 0)
-    assert np.all(eb05 < score)
-    assert np.all(score < eb95)
-    # One report where 0.01 were expected is a raw ratio of 100; the prior pulls it down.
-    single, single05, _ = ebgm([1], [0.01], VIGNETTE_PRIOR)
-    assert single[0] < 100 / 4
-    assert single05[0] < 2  # not a signal by EB05 >= 2
+    count = rng.integers(1, 50, 5000).astype(np.float64)  # many repeats: the table path
+    for function, constant in ((special.digamma, 0.5), (special.gammaln, 1e-4)):
+        assert np.array_equal(per_count(function, count, constant),
+                              function(count + constant))
+    fractional = count + 0.25  # not counts: computed directly, still right
+    assert np.array_equal(per_count(special.gammaln, fractional, 1.0),
+                          special.gammaln(fractional + 1.0))

@@ -29,7 +29,9 @@ that cannot be formed is NaN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -114,12 +116,28 @@ def _interval(ratio: Array, se: Array) -> tuple[Array, Array]:
 
 def ic(n: ArrayLike, e: ArrayLike) -> tuple[Array, Array, Array]:
     """IC with Norén 2013 shrinkage, and its exact 95% limits."""
-    shape = np.asarray(n, dtype=np.float64) + 0.5
+    count = np.asarray(n, dtype=np.float64)
     rate = np.asarray(e, dtype=np.float64) + 0.5
-    value = np.log2(shape / rate)
-    lower = np.log2(gamma_quantile(0.025, shape, rate))
-    upper = np.log2(gamma_quantile(0.975, shape, rate))
-    return value, lower, upper
+    value = np.log2((count + 0.5) / rate)
+    lower = per_count(_inverse_gamma(0.025), count, 0.5) / rate
+    upper = per_count(_inverse_gamma(0.975), count, 0.5) / rate
+    return value, np.log2(lower), np.log2(upper)
+
+
+def per_count(function: Callable[[Array], NDArray[Any]], count: Array,
+              constant: float) -> Array:
+    """function(count + constant) for each pair, computed once per distinct count.
+
+    The gamma functions here take N + a constant; a table of millions of pairs holds a
+    few thousand distinct N, and these functions cost far more than a table lookup."""
+    if (count.size < 1000 or count.min() < 0 or count.max() > 10_000_000
+            or not np.array_equal(count, np.floor(count))):
+        return np.asarray(function(count + constant), dtype=np.float64)
+    whole = count.astype(np.int64)
+    present = np.flatnonzero(np.bincount(whole))
+    table = np.zeros(int(whole.max()) + 1)
+    table[present] = function(present.astype(np.float64) + constant)
+    return table[whole]
 
 
 def posterior_weight(n: ArrayLike, e: ArrayLike, prior: Prior) -> Array:
@@ -140,17 +158,24 @@ def ebgm(n: ArrayLike, e: ArrayLike, prior: Prior) -> tuple[Array, Array, Array]
     q = posterior_weight(count, expect, prior)
     shape1, rate1 = prior.alpha1 + count, prior.beta1 + expect
     shape2, rate2 = prior.alpha2 + count, prior.beta2 + expect
-    log_mean = (q * (special.digamma(shape1) - np.log(rate1))
-                + (1 - q) * (special.digamma(shape2) - np.log(rate2)))
-    components = (q, shape1, rate1, shape2, rate2)
-    return (np.exp(log_mean), mixture_quantile(0.05, *components),
-            mixture_quantile(0.95, *components))
+    log_mean = (q * (per_count(special.digamma, count, prior.alpha1) - np.log(rate1))
+                + (1 - q) * (per_count(special.digamma, count, prior.alpha2)
+                             - np.log(rate2)))
+    log_gammas = (per_count(special.gammaln, count, prior.alpha1),
+                  per_count(special.gammaln, count, prior.alpha2))
+    quantiles = []
+    for p in (0.05, 0.95):
+        brackets = (per_count(_inverse_gamma(p), count, prior.alpha1) / rate1,
+                    per_count(_inverse_gamma(p), count, prior.alpha2) / rate2)
+        quantiles.append(_mixture_quantile(p, q, shape1, rate1, shape2, rate2, brackets,
+                                           log_gammas))
+    return np.exp(log_mean), quantiles[0], quantiles[1]
 
 
 def mixture_quantile(p: float, q: Array, shape1: Array, rate1: Array, shape2: Array,
                      rate2: Array) -> Array:
-    """The p-quantile of q·Gamma(shape1, rate1) + (1-q)·Gamma(shape2, rate2), to
-    QUANTILE_TOLERANCE relative.
+    """The p-quantile of q·Gamma(shape1, rate1) + (1-q)·Gamma(shape2, rate2), within
+    about 1e-7 relative.
 
     The mixture's quantile lies between the two components' own quantiles, which bracket
     it. Newton's method on log x (the CDF's derivative there is x times the density)
@@ -160,40 +185,59 @@ def mixture_quantile(p: float, q: Array, shape1: Array, rate1: Array, shape2: Ar
     form = given[0].shape
     q, shape1, rate1, shape2, rate2 = (np.asarray(a, dtype=np.float64).ravel()
                                        for a in given)
-    first = gamma_quantile(p, shape1, rate1)
-    second = gamma_quantile(p, shape2, rate2)
+    brackets = (gamma_quantile(p, shape1, rate1), gamma_quantile(p, shape2, rate2))
+    log_gammas = (special.gammaln(shape1), special.gammaln(shape2))
+    return _mixture_quantile(p, q, shape1, rate1, shape2, rate2, brackets,
+                             log_gammas).reshape(form)
+
+
+def _mixture_quantile(p: float, q: Array, shape1: Array, rate1: Array, shape2: Array,
+                      rate2: Array, brackets: tuple[Array, Array],
+                      log_gammas: tuple[Array, Array]) -> Array:
+    """mixture_quantile, given each component's own p-quantile and log Gamma(shape)."""
+    first, second = brackets
     low = np.log(np.minimum(first, second))
     high = np.log(np.maximum(first, second))
-    x = np.where(q >= 0.5, np.log(first), np.log(second))
-    x = np.clip(x, low, high)
-    log_gamma1, log_gamma2 = special.gammaln(shape1), special.gammaln(shape2)
-    active = np.arange(x.size)
+    x = np.clip(np.where(q >= 0.5, np.log(first), np.log(second)), low, high)
+    arrays = (q, shape1, rate1, shape2, rate2, log_gammas[0], log_gammas[1])
+    # The first step over every pair without indexing (most finish there), then only
+    # over the pairs still moving.
+    following, low, high, done = _newton(p, x, low, high, *arrays)
+    x = following
+    active = np.flatnonzero(~done)
     for _ in range(100):
-        xa = x[active]
-        value = np.exp(xa)
-        qa = q[active]
-        cdf = (qa * special.gammainc(shape1[active], value * rate1[active])
-               + (1 - qa) * special.gammainc(shape2[active], value * rate2[active]))
-        slope = (qa * _log_density(xa, shape1[active], rate1[active], log_gamma1[active])
-                 + (1 - qa) * _log_density(xa, shape2[active], rate2[active],
-                                           log_gamma2[active]))
-        below = cdf < p
-        low[active] = np.where(below, xa, low[active])
-        high[active] = np.where(below, high[active], xa)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = xa - (cdf - p) / slope
-        inside = np.isfinite(step) & (step > low[active]) & (step < high[active])
-        following = np.where(inside, step, (low[active] + high[active]) / 2)
-        x[active] = following
-        # Newton's error after a step is about the square of the step (in log x, where
-        # the CDF's curvature is of order one), so a Newton step below sqrt(tolerance)
-        # lands within the tolerance: most pairs finish after one evaluation.
-        done = ((inside & (np.abs(following - xa) <= NEWTON_FINAL_STEP))
-                | (high[active] - low[active] <= QUANTILE_TOLERANCE))
-        active = active[~done]
         if active.size == 0:
             break
-    return np.asarray(np.exp(x), dtype=np.float64).reshape(form)
+        step, low_a, high_a, done = _newton(p, x[active], low[active], high[active],
+                                            *(a[active] for a in arrays))
+        x[active], low[active], high[active] = step, low_a, high_a
+        active = active[~done]
+    return np.asarray(np.exp(x), dtype=np.float64)
+
+
+def _newton(p: float, x: Array, low: Array, high: Array, q: Array, shape1: Array,
+            rate1: Array, shape2: Array, rate2: Array, log_gamma1: Array,
+            log_gamma2: Array) -> tuple[Array, Array, Array, NDArray[np.bool_]]:
+    """One safeguarded Newton step on log x: the next x, the narrowed bracket, and which
+    pairs are done."""
+    value = np.exp(x)
+    cdf = (q * special.gammainc(shape1, value * rate1)
+           + (1 - q) * special.gammainc(shape2, value * rate2))
+    slope = (q * _log_density(x, shape1, rate1, log_gamma1)
+             + (1 - q) * _log_density(x, shape2, rate2, log_gamma2))
+    below = cdf < p
+    low = np.where(below, x, low)
+    high = np.where(below, high, x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = x - (cdf - p) / slope
+    inside = np.isfinite(step) & (step > low) & (step < high)
+    following = np.where(inside, step, (low + high) / 2)
+    # Newton's error after a step is about the square of the step (in log x, where the
+    # CDF's curvature is of order one), so a Newton step below sqrt(tolerance) lands
+    # within the tolerance: most pairs finish after one evaluation.
+    done = ((inside & (np.abs(following - x) <= NEWTON_FINAL_STEP))
+            | (high - low <= QUANTILE_TOLERANCE))
+    return following, low, high, done
 
 
 def _log_density(log_x: Array, shape: Array, rate: Array, log_gamma: Array) -> Array:
@@ -206,19 +250,16 @@ def _log_density(log_x: Array, shape: Array, rate: Array, log_gamma: Array) -> A
 # scipy.special rather than scipy.stats: the same functions, without scipy.stats' seconds
 # of import time in every command line run.
 
-def gamma_quantile(p: float, shape: Array, rate: Array) -> Array:
-    """The p-quantile of Gamma(shape, rate).
+def _inverse_gamma(p: float) -> Callable[[Array], Array]:
+    """The p-quantile of Gamma(shape, 1) as a function of the shape."""
+    def quantile(shape: Array) -> Array:
+        return np.asarray(special.gammaincinv(shape, p), dtype=np.float64)
+    return quantile
 
-    The inverse incomplete gamma function is the costly part, and it depends on the
-    shape only; shapes here are N + a constant, and a table of millions of pairs has a
-    few thousand distinct N, so it is computed once per distinct shape."""
-    given = np.asarray(shape, dtype=np.float64)
-    if given.size > 1000:
-        distinct, where = np.unique(given, return_inverse=True)
-        unit = special.gammaincinv(distinct, p)[where.reshape(given.shape)]
-    else:
-        unit = special.gammaincinv(given, p)
-    return np.asarray(unit / rate, dtype=np.float64)
+
+def gamma_quantile(p: float, shape: Array, rate: Array) -> Array:
+    """The p-quantile of Gamma(shape, rate)."""
+    return np.asarray(special.gammaincinv(shape, p) / rate, dtype=np.float64)
 
 
 def log_negative_binomial(n: Array, e: Array, alpha: float, beta: float) -> Array:
