@@ -10,14 +10,16 @@ import os
 import tempfile
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from medsafe.errors import Invalid
 
-DEFAULT_MEMORY_LIMIT = "6GB"
+DEFAULT_MEMORY_LIMIT = "4GB"  # DuckDB spills beyond it; the whole process stays under 8
 
 
 class DuckDBEngine:
@@ -52,15 +54,31 @@ class DuckDBEngine:
         self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def fetch(self, sql: str) -> Mapping[str, NDArray[np.generic]]:
+        """The result's columns as NumPy arrays; text columns as object arrays in which
+        equal values are one Python string (millions of pairs name a few thousand drugs
+        and events: one string object each instead of one per pair)."""
         try:
-            return self.connection.execute(sql).fetchnumpy()
+            relation = self.connection.sql(sql)
+            if relation is None:
+                raise Invalid(f"the statement returned no rows: {sql[:60]}", where="--input")
+            table = relation.to_arrow_table()
         except duckdb.Error as error:
             raise Invalid(_first_line(error), where="--input") from None
+        return {name: _numpy(table.column(name)) for name in table.column_names}
 
     def columns(self, relation: str) -> list[str]:
         """The column names of a relation, e.g. a file just opened as a view."""
         return [str(row[0]) for row in self.connection.execute(
             f"DESCRIBE {relation}").fetchall()]
+
+
+def _numpy(column: pa.ChunkedArray[Any]) -> NDArray[np.generic]:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = column.combine_chunks().dictionary_encode()
+        names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        return np.asarray(names[codes], dtype=object)
+    return np.asarray(column.to_numpy())
 
 
 def _first_line(error: Exception) -> str:

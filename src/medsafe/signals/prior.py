@@ -87,7 +87,7 @@ def log_likelihood(prior: Prior, n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
 def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
               starts: Sequence[Prior] = STARTS, min_agree: int = 1,
               ll_tolerance: float = 1e-3, squash_above: int = 20_000,
-              polish_below: int = 1_000_000) -> FittedPrior:
+              polish_below: int = 250_000) -> FittedPrior:
     """Fit the prior to the cells (N, E) of every pair with at least one report."""
     all_n = np.asarray(n, dtype=np.float64)
     all_e = np.asarray(e, dtype=np.float64)
