@@ -106,3 +106,13 @@ def test_faers_2022q3_fits_where_openebgms_default_fit_fails() -> None:
     assert fitted.converged
     assert fitted.agreeing >= 1
     assert fitted.at_bound == ("alpha1",)
+
+
+def test_starts_that_found_the_same_mixture_with_swapped_components_agree() -> None:
+    """Swapping the components (and P for 1 - P) is the same prior: not a spread."""
+    from medsafe.signals.prior import _spread
+
+    one = Prior(0.0001, 0.0077, 125.0, 66.5, 0.0155)
+    swapped = Prior(125.0, 66.5, 0.0001, 0.0077, 1 - 0.0155)
+    assert _spread([one, swapped]) == ""
+    assert "alpha2" in _spread([one, Prior(0.0001, 0.0077, 60.0, 66.5, 0.0155)])

@@ -124,8 +124,8 @@ def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
     if squashed is not None:
         notes.append(f"fitted on {squashed.points:,} squashed points standing for "
                      f"{all_n.size:,} cells")
-    spread = _spread([r.prior for r in converged
-                      if abs(r.loglik - best.loglik) <= ll_tolerance])
+    spread = _spread([best.prior, *(r.prior for r in converged if r is not best
+                                    and abs(r.loglik - best.loglik) <= ll_tolerance)])
     if spread:
         notes.append("flat likelihood: agreeing starts differ in " + spread)
     prior, loglik = best.prior, best.loglik
@@ -313,11 +313,24 @@ def _at_bound(prior: Prior) -> tuple[str, ...]:
 
 
 def _spread(priors: Sequence[Prior]) -> str:
+    """How far agreeing starts differ, parameter by parameter. The mixture is the same
+    with its components swapped (alpha1, beta1 <-> alpha2, beta2 and P <-> 1 - P), so
+    each is first turned the way the best one (the first) is; only real differences
+    show."""
     if len(priors) < 2:
         return ""
+    ordered = [_aligned(p, priors[0]) for p in priors]
     parts = []
     for name in ("alpha1", "beta1", "alpha2", "beta2", "p"):
-        values = [getattr(p, name) for p in priors]
+        values = [getattr(p, name) for p in ordered]
         if max(values) - min(values) > 0.05 * max(abs(v) for v in values):
             parts.append(f"{name} ({min(values):.4g} to {max(values):.4g})")
     return ", ".join(parts)
+
+
+def _aligned(prior: Prior, reference: Prior) -> Prior:
+    """`prior`, or the same prior with its components swapped, whichever is nearer
+    `reference` (in log parameters)."""
+    swapped = Prior(prior.alpha2, prior.beta2, prior.alpha1, prior.beta1, 1 - prior.p)
+    return min((prior, swapped), key=lambda p: float(np.sum((_theta(p) - _theta(reference))
+                                                            ** 2)))
