@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from medsafe.api.app import create_app
 from medsafe.bootstrap import Container, bootstrap
@@ -30,17 +30,12 @@ from medsafe.store.schema import (
     PatientMedication,
     PatientObservation,
 )
-from tests.support.live_server import CHROMIUM_ARGS, chromium_path, serving
+from tests.support.live_server import browser_page, serving
 
 PASSWORD = "correct horse battery"
 PSEUDONYM = "PT-MS00000001"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def chromium() -> str:
-    return chromium_path()
 
 
 def seed(container: Container) -> None:
@@ -86,7 +81,7 @@ def keep(shots: list[Path]) -> None:
             shutil.copy2(shot, ARTIFACTS / shot.name)
 
 
-def test_a_physician_logs_in_and_assesses_her_patient(chromium: str, server: str,
+def test_a_physician_logs_in_and_assesses_her_patient(server: str,
                                                       tmp_path: Path) -> None:
     shots_dir = tmp_path / "artifacts"
     shots_dir.mkdir()
@@ -97,65 +92,53 @@ def test_a_physician_logs_in_and_assesses_her_patient(chromium: str, server: str
         page.screenshot(path=str(path), full_page=True)
         shots.append(path)
 
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            # A blocked script or style (CSP) or a failed request shows up here.
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                    if r.status >= 400 else None)
+    with browser_page(TIMEOUT_MS) as watched:
+        page = watched.page
 
-            # The public list filters as you type (htmx swaps the results in place).
-            page.goto(f"{server}/drugs")
-            page.get_by_label("Search by name, brand, condition or tag").fill("zanaflex")
-            results = page.locator("#drug-results")
-            expect(results).to_contain_text("matching “zanaflex”")
-            expect(results.locator("tbody tr")).to_have_count(1)
-            expect(results).to_contain_text("Tizanidine")
-            assert "q=zanaflex" in page.url  # the address follows the search
-            shoot(page, "01-drug-search")
+        # The public list filters as you type (htmx swaps the results in place).
+        page.goto(f"{server}/drugs")
+        page.get_by_label("Search by name, brand, condition or tag").fill("zanaflex")
+        results = page.locator("#drug-results")
+        expect(results).to_contain_text("matching “zanaflex”")
+        expect(results.locator("tbody tr")).to_have_count(1)
+        expect(results).to_contain_text("Tizanidine")
+        assert "q=zanaflex" in page.url  # the address follows the search
+        shoot(page, "01-drug-search")
 
-            # One medicine's page: every fact cited, the recall status in its place.
-            page.goto(f"{server}/drugs/baclofen")
-            expect(page.locator("#recall-status")).to_contain_text("No recall recorded")
-            expect(page.locator("#side-effects")).to_contain_text("FDA label, baclofen tablets")
-            shoot(page, "02-drug-page")
+        # One medicine's page: every fact cited, the recall status in its place.
+        page.goto(f"{server}/drugs/baclofen")
+        expect(page.locator("#recall-status")).to_contain_text("No recall recorded")
+        expect(page.locator("#side-effects")).to_contain_text("FDA label, baclofen tablets")
+        shoot(page, "02-drug-page")
 
-            page.goto(f"{server}/login")
-            page.get_by_label("Username").fill("dora-physician")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{server}/home")
-            expect(page.locator("h1")).to_contain_text("Welcome, Dora")
-            shoot(page, "03-home")
+        page.goto(f"{server}/login")
+        page.get_by_label("Username").fill("dora-physician")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{server}/home")
+        expect(page.locator("h1")).to_contain_text("Welcome, Dora")
+        shoot(page, "03-home")
 
-            page.get_by_role("link", name="Patients", exact=True).first.click()
-            page.get_by_role("link", name=PSEUDONYM).click()
-            page.wait_for_url(f"{server}/patients/{PSEUDONYM}")
-            expect(page.locator("h1")).to_contain_text("synthetic")
-            expect(page.locator("main")).to_contain_text("Oxycodone 5 mg tablet")
-            shoot(page, "04-patient")
+        page.get_by_role("link", name="Patients", exact=True).first.click()
+        page.get_by_role("link", name=PSEUDONYM).click()
+        page.wait_for_url(f"{server}/patients/{PSEUDONYM}")
+        expect(page.locator("h1")).to_contain_text("synthetic")
+        expect(page.locator("main")).to_contain_text("Oxycodone 5 mg tablet")
+        shoot(page, "04-patient")
 
-            page.get_by_role("link", name="Assess treatment options").click()
-            page.wait_for_url(f"{server}/patients/{PSEUDONYM}/assess")
-            baclofen = page.locator("#option-baclofen")
-            expect(baclofen).to_have_attribute("data-suitability", "avoid")
-            expect(baclofen.locator(".option-header .badge")).to_have_text("Avoid")
-            interaction = baclofen.locator('li.finding[data-kind="interaction"]').first
-            expect(interaction.locator("summary")).to_contain_text("Oxycodone")
-            detail = interaction.locator(".finding-body")
-            expect(detail).to_be_hidden()
-            interaction.locator("summary").click()  # a <details>: opens in place
-            expect(detail).to_be_visible()
-            expect(detail).to_contain_text("Source:")
-            baclofen.scroll_into_view_if_needed()
-            shoot(page, "05-assessment")
-        finally:
-            browser.close()
+        page.get_by_role("link", name="Assess treatment options").click()
+        page.wait_for_url(f"{server}/patients/{PSEUDONYM}/assess")
+        baclofen = page.locator("#option-baclofen")
+        expect(baclofen).to_have_attribute("data-suitability", "avoid")
+        expect(baclofen.locator(".option-header .badge")).to_have_text("Avoid")
+        interaction = baclofen.locator('li.finding[data-kind="interaction"]').first
+        expect(interaction.locator("summary")).to_contain_text("Oxycodone")
+        detail = interaction.locator(".finding-body")
+        expect(detail).to_be_hidden()
+        interaction.locator("summary").click()  # a <details>: opens in place
+        expect(detail).to_be_visible()
+        expect(detail).to_contain_text("Source:")
+        baclofen.scroll_into_view_if_needed()
+        shoot(page, "05-assessment")
     keep(shots)
-    assert problems == [], problems
+    assert watched.problems == [], watched.problems

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from medsafe.cases.intake import Receipt, store_reports
 from medsafe.cases.model import CaseReport
@@ -33,7 +33,7 @@ from medsafe.signals import management
 from medsafe.signals.management import SignalSummary
 from tests.support.case_builder import case_report, reaction
 from tests.support.databases import KINDS
-from tests.support.live_server import CHROMIUM_ARGS, chromium_path, serving
+from tests.support.live_server import browser_page, serving
 from tests.support.web_client import csrf_of, log_in
 from tests.support.world import PASSWORD, World, world_on
 
@@ -415,57 +415,44 @@ def test_in_a_browser_a_regulator_filters_opens_a_signal_sees_its_trend_and_vali
         world: World, app: FastAPI, story: Story, tmp_path: Path) -> None:
     if world.container.engine.dialect.name != "sqlite":
         pytest.skip("the browser walk runs once, on SQLite")
-    chromium = chromium_path()
-    problems: list[str] = []
-    with serving(app) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            # A blocked script or style (CSP) or a failed request shows up here.
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                    if r.status >= 400 else None)
-            page.goto(f"{base}/login")
-            page.get_by_label("Username").fill("rita-regulator")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{base}/home")
+    with serving(app) as base, browser_page(TIMEOUT_MS) as watched:
+        page = watched.page
+        page.goto(f"{base}/login")
+        page.get_by_label("Username").fill("rita-regulator")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{base}/home")
 
-            page.get_by_role("link", name="Signals", exact=True).click()
-            page.get_by_label("Drug contains").fill("ACME-001")
-            page.get_by_role("button", name="Show").click()
-            expect(page.locator("table.signals tbody tr")).to_have_count(1)
-            shoot(page, tmp_path, "signals-filtered")
+        page.get_by_role("link", name="Signals", exact=True).click()
+        page.get_by_label("Drug contains").fill("ACME-001")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("table.signals tbody tr")).to_have_count(1)
+        shoot(page, tmp_path, "signals-filtered")
 
-            page.get_by_role("link", name="Tizanidine 10 mg lot ACME-001 × Hypotension").click()
-            page.wait_for_url(f"{base}/signals/{story.third.id}")
-            # Asked for, the trend is swapped into the page in place (htmx).
-            page.locator("#signal-trend").get_by_role("link", name="by quarter").click()
-            expect(page.locator("#signal-trend svg")).to_be_visible(timeout=TIMEOUT_MS)
-            assert page.url == f"{base}/signals/{story.third.id}"
-            expect(page.locator("#signal-trend")).to_contain_text("By month")  # the part only
-            expect(page.locator("header.site-header")).to_have_count(1)
-            expect(page.locator("#signal-trend figcaption")).to_contain_text(
-                "Tizanidine 10 mg lot ACME-001 × Hypotension from 2025-Q1")
-            shoot(page, tmp_path, "signal-with-trend")
+        page.get_by_role("link", name="Tizanidine 10 mg lot ACME-001 × Hypotension").click()
+        page.wait_for_url(f"{base}/signals/{story.third.id}")
+        # Asked for, the trend is swapped into the page in place (htmx).
+        page.locator("#signal-trend").get_by_role("link", name="by quarter").click()
+        expect(page.locator("#signal-trend svg")).to_be_visible(timeout=TIMEOUT_MS)
+        assert page.url == f"{base}/signals/{story.third.id}"
+        expect(page.locator("#signal-trend")).to_contain_text("By month")  # the part only
+        expect(page.locator("header.site-header")).to_have_count(1)
+        expect(page.locator("#signal-trend figcaption")).to_contain_text(
+            "Tizanidine 10 mg lot ACME-001 × Hypotension from 2025-Q1")
+        shoot(page, tmp_path, "signal-with-trend")
 
-            page.get_by_label("Note (optional, kept in the history)").first.fill(
-                "worth assessing")
-            page.get_by_role("button", name="Validate").click()
-            page.wait_for_url(f"{base}/signals/{story.third.id}")
-            expect(page.locator(".lead .signal-status")).to_have_text("Validated")
-            expect(page.locator("table.history")).to_contain_text("worth assessing")
+        page.get_by_label("Note (optional, kept in the history)").first.fill(
+            "worth assessing")
+        page.get_by_role("button", name="Validate").click()
+        page.wait_for_url(f"{base}/signals/{story.third.id}")
+        expect(page.locator(".lead .signal-status")).to_have_text("Validated")
+        expect(page.locator("table.history")).to_contain_text("worth assessing")
 
-            page.goto(f"{base}/signals/runs/{story.run_id}")
-            page.locator(f'svg a[href="/signals/{story.first.id}"]').click()
-            page.wait_for_url(f"{base}/signals/{story.first.id}")
-            shoot(page, tmp_path, "run-scatter-followed")
-        finally:
-            browser.close()
-    assert problems == [], problems
+        page.goto(f"{base}/signals/runs/{story.run_id}")
+        page.locator(f'svg a[href="/signals/{story.first.id}"]').click()
+        page.wait_for_url(f"{base}/signals/{story.first.id}")
+        shoot(page, tmp_path, "run-scatter-followed")
+    assert watched.problems == [], watched.problems
 
 
 def shoot(page: Page, folder: Path, name: str) -> None:

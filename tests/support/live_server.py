@@ -10,10 +10,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
@@ -55,3 +57,35 @@ def serving(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@dataclass
+class Watched:
+    """A browser page, and every problem the browser reported while it was open: a
+    console error, an uncaught script error, or a response of 400 and above (a script or
+    style blocked by the content security policy shows up here)."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def browser_page(timeout_ms: int) -> Iterator[Watched]:
+    """Debian's Chromium, headless, with one page of 1280 x 900 whose problems are
+    collected; the browser is closed afterwards, whatever happened."""
+    chromium = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(timeout_ms)
+            watched = Watched(page)
+            page.on("console", lambda m: watched.problems.append(m.text)
+                    if m.type == "error" else None)
+            page.on("pageerror", lambda error: watched.problems.append(str(error)))
+            page.on("response", lambda r: watched.problems.append(f"{r.status} {r.url}")
+                    if r.status >= 400 else None)
+            yield watched
+        finally:
+            browser.close()
