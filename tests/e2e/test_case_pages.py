@@ -9,7 +9,6 @@ reports its own cases, under its own worldwide ids."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -20,24 +19,10 @@ from medsafe.cases.model import CaseReport, PatientInfo
 from medsafe.cases.service import CaseSummary
 from medsafe.cases.terminology import LAY_LEXICON
 from tests.support.case_builder import case_report, reaction
-from tests.support.databases import KINDS
 from tests.support.web_client import csrf_of, log_in
-from tests.support.world import World, world_on
+from tests.support.world import World
 
 CASE_ID = re.compile(r'class="case-id">([A-Z]{2}-MEDSAFE-[0-9A-F]{16})<')
-
-
-@pytest.fixture(scope="module", params=KINDS)
-def world(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world_on(request.param, tmp_path_factory.mktemp(request.param)) as built:
-        yield built
-
-
-@pytest.fixture(scope="module")
-def app(world: World) -> FastAPI:
-    found: FastAPI = world.client.app  # type: ignore[assignment]
-    return found
 
 
 

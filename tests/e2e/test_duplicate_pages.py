@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -23,26 +23,12 @@ from medsafe.cases import service
 from medsafe.cases.model import CaseReport
 from medsafe.store.schema import CaseDuplicate
 from tests.support.case_builder import case_report, reaction
-from tests.support.databases import KINDS
 from tests.support.web_client import csrf_of, log_in
-from tests.support.world import World, world_on
+from tests.support.world import World
 
 LIST = "/cases/duplicates"
 EVIDENCE = {"age": 2.0, "sex": -3.2, "onset": 0.0, "drugs": 4.5, "reactions": 3.1,
             "dates": 0.0, "country": 0.4, "externally_indicated": 0.0}
-
-
-@pytest.fixture(scope="module", params=KINDS)
-def world(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world_on(request.param, tmp_path_factory.mktemp(request.param)) as built:
-        yield built
-
-
-@pytest.fixture(scope="module")
-def app(world: World) -> FastAPI:
-    found: FastAPI = world.client.app  # type: ignore[assignment]
-    return found
 
 
 

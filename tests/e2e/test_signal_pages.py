@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,10 +31,9 @@ from medsafe.security.principal import SYSTEM
 from medsafe.signals import management
 from medsafe.signals.management import SignalSummary
 from tests.support.case_builder import case_report, reaction
-from tests.support.databases import KINDS
 from tests.support.live_server import browser_page, serving
 from tests.support.web_client import csrf_of, log_in
-from tests.support.world import PASSWORD, World, world_on
+from tests.support.world import PASSWORD, World
 
 BACKGROUND_DRUGS = ("Metformin 500 mg", "Lisinopril 10 mg", "Atorvastatin 20 mg",
                     "Sertraline 50 mg", "Omeprazole 20 mg", "Amlodipine 5 mg",
@@ -85,19 +83,6 @@ def story_reports(world: World) -> list[CaseReport]:
                             lots=("ACME-001",), reactions=(reaction("Hypotension"),))
                 for k in range(OTHER_CLUSTER)]
     return reports
-
-
-@pytest.fixture(scope="module", params=KINDS)
-def world(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world_on(request.param, tmp_path_factory.mktemp(request.param)) as built:
-        yield built
-
-
-@pytest.fixture(scope="module")
-def app(world: World) -> FastAPI:
-    found: FastAPI = world.client.app  # type: ignore[assignment]
-    return found
 
 
 @pytest.fixture(scope="module")
