@@ -106,15 +106,29 @@ def trend_input(spec: InputSpec, *, drug: str, event: str, by: Period = "month",
                 thresholds: Thresholds = DEFAULT_RULE) -> list[TrendRow]:
     """One pair's statistics by month or quarter of receipt, cumulatively; the input is
     read once and each period counted from the reports received by its end."""
+    with DuckDBEngine() as engine:
+        return _trend(engine, open_input(engine, spec), drug, event, by, thresholds)
+
+
+def trend_arrow(table: pa.Table, strata: tuple[str, ...] = (), *, drug: str, event: str,
+                by: Period = "month", thresholds: Thresholds = DEFAULT_RULE
+                ) -> list[TrendRow]:
+    """trend_input over an Arrow table (columns report, drug, event, received and
+    `strata`), as the case store is read."""
+    with DuckDBEngine() as engine:
+        sources.open_arrow(engine, table, strata)
+        return _trend(engine, len(strata), drug, event, by, thresholds)
+
+
+def _trend(engine: DuckDBEngine, strata: int, drug: str, event: str, by: Period,
+           thresholds: Thresholds) -> list[TrendRow]:
     from medsafe.signals.trend import trend
 
-    with DuckDBEngine() as engine:
-        strata = open_input(engine, spec)
-        engine.create("source_once", "SELECT * FROM source")
-        engine.execute("CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM source_once")
-        first, last = sources.received_range(engine)
-        return trend(lambda day: count(engine, strata, until=day), first, last,
-                     drug=drug, event=event, by=by, thresholds=thresholds)
+    engine.create("source_once", "SELECT * FROM source")  # read once, counted per period
+    engine.execute("CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM source_once")
+    first, last = sources.received_range(engine)
+    return trend(lambda day: count(engine, strata, until=day), first, last,
+                 drug=drug, event=event, by=by, thresholds=thresholds)
 
 
 def detect(counter: Callable[[], PairCounts], *, input: str, input_format: str,
@@ -181,4 +195,4 @@ def detect_arrow(table: pa.Table, *, input: str, parameters: dict[str, object],
 
 
 __all__ = ["Detection", "Engine", "InputSpec", "count_arrow", "count_input", "detect",
-           "detect_arrow", "detect_input", "open_input", "trend_input"]
+           "detect_arrow", "detect_input", "open_input", "trend_arrow", "trend_input"]

@@ -353,10 +353,7 @@ def signal_trend(uow: UnitOfWork, principal: Principal, signal_id: int, *,
     """The signal's pair in the case store, cumulatively by month or quarter of receipt,
     each period from the reports received by its end only (its prior too), counted as
     the latest run counted (its `within` and strata)."""
-    from pyarrow import compute
-
-    from medsafe.signals.detection import count_arrow
-    from medsafe.signals.trend import trend
+    from medsafe.signals.detection import trend_arrow
 
     require_role(principal, READERS, "read signals")
     signal = _signal(uow, principal, signal_id)
@@ -369,9 +366,7 @@ def signal_trend(uow: UnitOfWork, principal: Principal, signal_id: int, *,
     uow.release()  # counting each period takes seconds: not while holding the database
     if table.num_rows == 0:
         return []
-    first, last = compute.min(table["received"]).as_py(), compute.max(table["received"]).as_py()
-    return trend(lambda day: count_arrow(table, strata, until=day), first, last,
-                 drug=drug, event=event, by=by)
+    return trend_arrow(table, strata, drug=drug, event=event, by=by)
 
 
 # -- shared --------------------------------------------------------------------------------
