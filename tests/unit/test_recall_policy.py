@@ -26,12 +26,12 @@ RECEIVED = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
 def test_class_i_stock_is_due_off_the_shelves_within_the_configured_24_hours() -> None:
     policy = parse_policy({"classes": {"I": {"remove_stock": "24h"}}})
-    [removal] = deadlines(policy, RecallClass.CLASS_I, RECEIVED,
+    [removal] = deadlines(policy, RecallClass.I, RECEIVED,
                           now=RECEIVED + timedelta(hours=23))
     assert removal.action is PolicyAction.REMOVE_STOCK
     assert removal.due == RECEIVED + timedelta(hours=24)
     assert not removal.overdue
-    [late] = deadlines(policy, RecallClass.CLASS_I, RECEIVED,
+    [late] = deadlines(policy, RecallClass.I, RECEIVED,
                        now=RECEIVED + timedelta(hours=25))
     assert late.overdue
 
@@ -41,7 +41,7 @@ def test_an_action_done_in_time_is_neither_overdue_nor_late_and_one_done_after_i
     now = RECEIVED + timedelta(days=20)
     done = {PolicyAction.REMOVE_STOCK: RECEIVED + timedelta(hours=2),
             PolicyAction.RESPOND_TO_FIRM: RECEIVED + timedelta(days=3)}
-    by_action = {d.action: d for d in deadlines(DEFAULT_POLICY, RecallClass.CLASS_I,
+    by_action = {d.action: d for d in deadlines(DEFAULT_POLICY, RecallClass.I,
                                                 RECEIVED, now, done)}
     assert not by_action[PolicyAction.REMOVE_STOCK].overdue
     assert not by_action[PolicyAction.REMOVE_STOCK].late
@@ -62,28 +62,28 @@ def test_deadlines_come_soonest_first_and_the_worse_class_has_the_shorter_clocks
 
 def test_a_recall_not_yet_classified_is_timed_as_the_policy_assumes() -> None:
     timed = deadlines(DEFAULT_POLICY, None, RECEIVED, RECEIVED)
-    assert {d.recall_class for d in timed} == {RecallClass.CLASS_I}
+    assert {d.recall_class for d in timed} == {RecallClass.I}
     assert all(d.assumed_class for d in timed)
-    lenient = RecallPolicy(DEFAULT_POLICY.deadlines, unclassified_as=RecallClass.CLASS_III)
+    lenient = RecallPolicy(DEFAULT_POLICY.deadlines, unclassified_as=RecallClass.III)
     assert {d.recall_class for d in deadlines(lenient, None, RECEIVED, RECEIVED)} == {
-        RecallClass.CLASS_III}
+        RecallClass.III}
 
 
 def test_only_the_actions_asked_for_are_timed() -> None:
-    timed = deadlines(DEFAULT_POLICY, RecallClass.CLASS_II, RECEIVED, RECEIVED,
+    timed = deadlines(DEFAULT_POLICY, RecallClass.II, RECEIVED, RECEIVED,
                       actions=[PolicyAction.REMOVE_STOCK, PolicyAction.RETURN_STOCK])
     assert [d.action for d in timed] == [PolicyAction.REMOVE_STOCK, PolicyAction.RETURN_STOCK]
 
 
 def test_a_class_iii_recall_asks_no_patient_notice_by_default() -> None:
-    actions = {d.action for d in deadlines(DEFAULT_POLICY, RecallClass.CLASS_III, RECEIVED,
+    actions = {d.action for d in deadlines(DEFAULT_POLICY, RecallClass.III, RECEIVED,
                                            RECEIVED)}
     assert PolicyAction.NOTIFY_PATIENTS not in actions
 
 
 def test_times_without_a_zone_are_refused() -> None:
     with pytest.raises(Invalid) as refused:
-        deadlines(DEFAULT_POLICY, RecallClass.CLASS_I, RECEIVED.replace(tzinfo=None),
+        deadlines(DEFAULT_POLICY, RecallClass.I, RECEIVED.replace(tzinfo=None),
                   RECEIVED)
     assert refused.value.where == "received_at"
 
@@ -95,14 +95,14 @@ def test_a_policy_parses_from_yaml_and_replaces_the_defaults_as_a_whole() -> Non
           I: {remove_stock: 4h, notify_patients: 1d, return_stock: 2w}
           Class II: {remove_stock: 90min, respond_to_firm: null}
     """))
-    assert policy.unclassified_as is RecallClass.CLASS_II
-    assert policy.deadlines[RecallClass.CLASS_I] == {
+    assert policy.unclassified_as is RecallClass.II
+    assert policy.deadlines[RecallClass.I] == {
         PolicyAction.REMOVE_STOCK: timedelta(hours=4),
         PolicyAction.NOTIFY_PATIENTS: timedelta(days=1),
         PolicyAction.RETURN_STOCK: timedelta(weeks=2)}
-    assert policy.deadlines[RecallClass.CLASS_II] == {
+    assert policy.deadlines[RecallClass.II] == {
         PolicyAction.REMOVE_STOCK: timedelta(minutes=90)}
-    assert deadlines(policy, RecallClass.CLASS_III, RECEIVED, RECEIVED) == ()
+    assert deadlines(policy, RecallClass.III, RECEIVED, RECEIVED) == ()
     assert parse_policy({}).deadlines == {}
 
 

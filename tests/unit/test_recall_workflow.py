@@ -15,7 +15,7 @@ from medsafe.recalls.workflow import (
     BY_NAME,
     INITIATIONS,
     TRANSITIONS,
-    Initiation,
+    Initiative,
     NotificationMethod,
     RecallKind,
     RecallState,
@@ -121,9 +121,9 @@ def test_a_transition_out_of_order_is_refused_saying_where_it_comes_from(
 
 
 def test_initiation_records_who_started_the_recall() -> None:
-    assert INITIATIONS == {"initiate": Initiation.FIRM_INITIATED,
-                           "initiate_on_request": Initiation.FDA_REQUESTED,
-                           "order_recall": Initiation.MANDATED}
+    assert INITIATIONS == {"initiate": Initiative.FIRM_INITIATED,
+                           "initiate_on_request": Initiative.FDA_REQUESTED,
+                           "order_recall": Initiative.FDA_MANDATED}
     assert allowed("triaged", "recall", "firm") == ("initiate", "initiate_on_request")
     assert allowed("triaged", "recall", "regulator") == ("order_recall",)
     for name in INITIATIONS:

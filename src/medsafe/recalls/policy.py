@@ -56,7 +56,7 @@ class RecallPolicy:
     """How long a site gives itself for each action, per recall class."""
 
     deadlines: Mapping[RecallClass, Durations] = field(default_factory=dict)
-    unclassified_as: RecallClass = RecallClass.CLASS_I
+    unclassified_as: RecallClass = RecallClass.I
 
     def durations(self, recall_class: RecallClass | None) -> Durations:
         return self.deadlines.get(recall_class or self.unclassified_as, {})
@@ -64,15 +64,15 @@ class RecallPolicy:
 
 _H, _D = timedelta(hours=1), timedelta(days=1)
 DEFAULT_POLICY = RecallPolicy(deadlines={
-    RecallClass.CLASS_I: {
+    RecallClass.I: {
         PolicyAction.REMOVE_STOCK: 24 * _H, PolicyAction.RESPOND_TO_FIRM: 2 * _D,
         PolicyAction.NOTIFY_PRESCRIBERS: 48 * _H, PolicyAction.NOTIFY_PATIENTS: 72 * _H,
         PolicyAction.RETURN_STOCK: 14 * _D},
-    RecallClass.CLASS_II: {
+    RecallClass.II: {
         PolicyAction.REMOVE_STOCK: 72 * _H, PolicyAction.RESPOND_TO_FIRM: 5 * _D,
         PolicyAction.NOTIFY_PRESCRIBERS: 7 * _D, PolicyAction.NOTIFY_PATIENTS: 14 * _D,
         PolicyAction.RETURN_STOCK: 30 * _D},
-    RecallClass.CLASS_III: {
+    RecallClass.III: {
         PolicyAction.REMOVE_STOCK: 7 * _D, PolicyAction.RESPOND_TO_FIRM: 10 * _D,
         PolicyAction.RETURN_STOCK: 30 * _D},
 })

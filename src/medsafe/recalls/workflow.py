@@ -18,7 +18,7 @@ Kinds (§7.3(g)-(k)):
   *stock recovery* (the product never left the firm's direct control, §7.3(k)) are not
   recalls: they get no class and end at triage.
 
-Initiation (who starts the recall, recorded as openFDA's `voluntary_mandated`):
+Initiative (who starts the recall, recorded as openFDA's `voluntary_mandated`):
 - `initiate`: the firm of its own volition (§7.46(a)) — "Voluntary: Firm initiated";
 - `initiate_on_request`: the firm agreeing to the regulator's request (§7.45) — "Voluntary:
   FDA Requested". The request itself (a letter naming the violation, the class and the
@@ -78,14 +78,14 @@ class RecallKind(StrEnum):
 
 
 class RecallClass(StrEnum):
-    """The class the regulator assigns (§7.3(m), §7.41(b)): I, a reasonable probability
+    """The class the regulator assigns (§7.3, §7.41(b)): I, a reasonable probability
     of serious adverse health consequences or death; II, temporary or medically reversible
     consequences, or a remote probability of serious ones; III, not likely to cause
     adverse health consequences."""
 
-    CLASS_I = "I"
-    CLASS_II = "II"
-    CLASS_III = "III"
+    I = "I"  # noqa: E741 - the class is called I
+    II = "II"
+    III = "III"
 
 
 class Role(StrEnum):
@@ -95,12 +95,15 @@ class Role(StrEnum):
     PHYSICIAN = "physician"
 
 
-class Initiation(StrEnum):
-    """Who started the recall; the value openFDA's `voluntary_mandated` records."""
+class Initiative(StrEnum):
+    """Who started the recall, as openFDA's `voluntary_mandated` records it: the firm on
+    its own (§7.46), the firm at the regulator's request (§7.45), or by the regulator's
+    order (a mandated recall); unknown when an imported report says nothing."""
 
     FIRM_INITIATED = "firm_initiated"
     FDA_REQUESTED = "fda_requested"
-    MANDATED = "mandated"
+    FDA_MANDATED = "fda_mandated"
+    UNKNOWN = "unknown"
 
 
 RECALL_PATH: frozenset[RecallKind] = frozenset({RecallKind.RECALL, RecallKind.CORRECTION})
@@ -171,12 +174,12 @@ TRANSITIONS: tuple[Transition, ...] = (
 the service; it is the firm's status report that moves the recall to in progress."""
 
 BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
-INITIATIONS: dict[str, Initiation] = {
-    "initiate": Initiation.FIRM_INITIATED,
-    "initiate_on_request": Initiation.FDA_REQUESTED,
-    "order_recall": Initiation.MANDATED,
+INITIATIONS: dict[str, Initiative] = {
+    "initiate": Initiative.FIRM_INITIATED,
+    "initiate_on_request": Initiative.FDA_REQUESTED,
+    "order_recall": Initiative.FDA_MANDATED,
 }
-"""Which initiation each initiating transition records."""
+"""Which initiative each initiating transition records."""
 
 _KIND_NOUN = {RecallKind.RECALL: "recall", RecallKind.MARKET_WITHDRAWAL: "market withdrawal",
               RecallKind.CORRECTION: "correction", RecallKind.STOCK_RECOVERY: "stock recovery"}
