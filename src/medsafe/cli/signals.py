@@ -76,7 +76,7 @@ def run(
     criteria fired."""
     from medsafe.signals.counting import Columns
     from medsafe.signals.detection import InputSpec, detect_input
-    from medsafe.signals.score import Thresholds, write_scores
+    from medsafe.signals.score import ScoresWriter, Thresholds
 
     with reported_errors():
         if engine not in ("duckdb", "spark"):
@@ -88,10 +88,10 @@ def run(
                          Columns(id_col, drug_col, event_col, given, date_col), given)
         thresholds = Thresholds(eb05, ic025, prr, chi2, min_n)
         prior = _read_prior(prior_in) if prior_in is not None else None
-        with _progress() as say:
+        with _progress() as say, ScoresWriter(out) as writer:
             detection = detect_input(spec, engine=engine,  # type: ignore[arg-type]
-                                     prior=prior, thresholds=thresholds, progress=say)
-            write_scores(detection.scores, out)
+                                     prior=prior, thresholds=thresholds, progress=say,
+                                     on_slice=writer.write)
         if prior_out is not None:
             _write_prior(prior_out, detection)
     fitted = detection.fitted

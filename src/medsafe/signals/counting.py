@@ -11,7 +11,8 @@ Every input is first turned into one relation named `source` by the engine's rea
 the columns `report`, `drug`, `event`, `received` (a DATE, NULL where unknown) and
 `stratum_1` ... `stratum_k` for the k stratum columns asked for. The steps below then
 only use SQL both engines read the same way: SELECT DISTINCT, GROUP BY, JOIN ... USING,
-count, sum, min, coalesce, CAST(... AS STRING) and concat_ws.
+count, sum, min, coalesce, CAST(... AS STRING), CAST(... AS INT), concat_ws and
+row_number() OVER (ORDER BY ...).
 """
 
 from __future__ import annotations
@@ -54,6 +55,17 @@ class PairCounts:
     def __len__(self) -> int:
         return int(self.n.size)
 
+    def find(self, drug: str, event: str) -> int | None:
+        """The position of the pair `drug` x `event`, or None when it has no report."""
+        found = np.flatnonzero((self.drug == drug) & (self.event == event))
+        return int(found[0]) if found.size else None
+
+    def take(self, positions: NDArray[np.intp]) -> PairCounts:
+        """The pairs at `positions`, with the margins and the report total unchanged."""
+        return PairCounts(self.drug[positions], self.event[positions], self.n[positions],
+                          self.e[positions], self.n_drug[positions], self.n_event[positions],
+                          self.n_reports)
+
 
 class Engine(Protocol):
     """What the counting needs of an SQL engine."""
@@ -85,8 +97,18 @@ def counting_steps(strata: int, until: date | None = None) -> list[Step]:
     until_clause = f" AND received <= DATE '{until.isoformat()}'" if until else ""
     kept = (f"FROM source WHERE report IS NOT NULL AND drug IS NOT NULL AND event IS NOT NULL"
             f" AND drug <> '' AND event <> ''{until_clause}")
+    # Drugs and events are numbered in text order first, so the distinct-report counting,
+    # the joins and the final sort work on integers rather than on millions of strings
+    # (about half the counting time), and the pairs still come out in text order.
     return [
-        Step("report_drug_event", f"SELECT DISTINCT report, drug, event {kept}"),
+        Step("drug_code", "SELECT drug, CAST(row_number() OVER (ORDER BY drug) - 1 AS INT) "
+                          f"AS code FROM (SELECT DISTINCT drug {kept}) d"),
+        Step("event_code", "SELECT event, CAST(row_number() OVER (ORDER BY event) - 1 AS INT) "
+                           f"AS code FROM (SELECT DISTINCT event {kept}) v"),
+        Step("report_drug_event", "SELECT DISTINCT k.report, d.code AS drug, v.code AS event "
+                                  f"FROM (SELECT report, drug, event {kept}) k "
+                                  "JOIN drug_code d ON d.drug = k.drug "
+                                  "JOIN event_code v ON v.event = k.event"),
         Step("report_stratum", f"SELECT report, min({stratum}) AS stratum {kept} "
                                "GROUP BY report"),
         Step("stratum_size", "SELECT stratum, count(*) AS n FROM report_stratum "
@@ -140,9 +162,11 @@ def count(engine: Engine, strata: int = 0, *,
                       + (f" received by {until.isoformat()}" if until else ""),
                       where="--input")
     result = engine.fetch(EXPECTED_STRATIFIED if strata else EXPECTED_UNSTRATIFIED)
+    drugs = engine.fetch("SELECT drug FROM drug_code ORDER BY code")["drug"]
+    events = engine.fetch("SELECT event FROM event_code ORDER BY code")["event"]
     return PairCounts(
-        drug=np.asarray(result["drug"], dtype=object),
-        event=np.asarray(result["event"], dtype=object),
+        drug=np.asarray(drugs, dtype=object)[np.asarray(result["drug"], dtype=np.intp)],
+        event=np.asarray(events, dtype=object)[np.asarray(result["event"], dtype=np.intp)],
         n=np.asarray(result["n"], dtype=np.float64),
         e=np.asarray(result["e"], dtype=np.float64),
         n_drug=np.asarray(result["n_drug"], dtype=np.float64),

@@ -19,7 +19,7 @@ from medsafe.errors import Invalid
 from medsafe.signals import sources
 from medsafe.signals.counting import Columns, Engine, PairCounts, count
 from medsafe.signals.duckdb_engine import DuckDBEngine
-from medsafe.signals.score import Scores, Thresholds, score
+from medsafe.signals.score import Scores, SliceSink, Thresholds, score
 from medsafe.signals.stats import Prior
 
 if TYPE_CHECKING:
@@ -133,9 +133,10 @@ def _trend(engine: DuckDBEngine, strata: int, drug: str, event: str, by: Period,
 
 def detect(counter: Callable[[], PairCounts], *, input: str, input_format: str,
            parameters: dict[str, object], prior: Prior | None = None,
-           thresholds: Thresholds = DEFAULT_RULE,
-           progress: Progress | None = None) -> Detection:
-    """Count with `counter`, fit the prior (unless one is given) and score every pair."""
+           thresholds: Thresholds = DEFAULT_RULE, progress: Progress | None = None,
+           on_slice: SliceSink | None = None) -> Detection:
+    """Count with `counter`, fit the prior (unless one is given) and score every pair,
+    handing each scored slice to `on_slice` (a writer) as soon as it is ready."""
     say = progress or (lambda _: None)
     started = time.perf_counter()
     fitter = _import_in_background("medsafe.signals.prior") if prior is None else None
@@ -152,7 +153,7 @@ def detect(counter: Callable[[], PairCounts], *, input: str, input_format: str,
         prior = fitted.prior
         say(f"fitted the prior ({time.perf_counter() - started:.1f} s): "
             + "; ".join(fitted.notes))
-    scores = score(counts, prior, thresholds)
+    scores = score(counts, prior, thresholds, on_slice=on_slice)
     say(f"scored every pair ({time.perf_counter() - started:.1f} s)")
     return Detection(input=input, input_format=input_format,
                      parameters={**parameters, "thresholds": thresholds.describe()},
@@ -170,7 +171,8 @@ def _import_in_background(module: str) -> threading.Thread:
 
 def detect_input(spec: InputSpec, *, engine: Literal["duckdb", "spark"] = "duckdb",
                  prior: Prior | None = None, thresholds: Thresholds = DEFAULT_RULE,
-                 progress: Progress | None = None) -> Detection:
+                 progress: Progress | None = None,
+                 on_slice: SliceSink | None = None) -> Detection:
     def counter() -> PairCounts:
         if engine == "spark":
             from medsafe.signals.spark_engine import count_with_spark
@@ -182,7 +184,7 @@ def detect_input(spec: InputSpec, *, engine: Literal["duckdb", "spark"] = "duckd
 
     return detect(counter, input=str(spec.path), input_format=spec.format,
                   parameters={**spec.describe(), "engine": engine}, prior=prior,
-                  thresholds=thresholds, progress=progress)
+                  thresholds=thresholds, progress=progress, on_slice=on_slice)
 
 
 def detect_arrow(table: pa.Table, *, input: str, parameters: dict[str, object],

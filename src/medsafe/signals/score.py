@@ -7,8 +7,13 @@ The default rule (configurable) marks a pair when any of these holds, and says w
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +26,12 @@ from medsafe.signals.stats import Prior, TwoByTwo, ebgm, ic, prr, ror
 
 COLUMNS = ("drug", "event", "n", "e", "prr", "prr_lo", "prr_hi", "chi2", "ror", "ror_lo",
            "ror_hi", "ic", "ic025", "ic975", "ebgm", "eb05", "eb95", "signal", "signal_by")
+
+SCHEMA = pa.schema([(name, pa.string() if name in ("drug", "event", "signal_by")
+                     else pa.bool_() if name == "signal" else pa.float64())
+                    for name in COLUMNS])
+SLICE = 1 << 18  # pairs per slice: large enough that the per-slice overhead is noise
+SliceSink = Callable[[Mapping[str, NDArray[np.generic]]], None]
 
 # signal_by for each combination of the three criteria, indexed by EB05 + 2 IC025 + 4 PRR.
 SIGNAL_BY = np.array(["+".join(name for bit, name in ((1, "EB05"), (2, "IC025"), (4, "PRR"))
@@ -55,45 +66,115 @@ class Scores:
                 else values[found[0]] for name, values in self.columns.items()}
 
 
-def score(counts: PairCounts, prior: Prior, thresholds: Thresholds = Thresholds()) -> Scores:
-    table = TwoByTwo.of(counts.n, counts.n_drug, counts.n_event, counts.n_reports)
+def score(counts: PairCounts, prior: Prior, thresholds: Thresholds = Thresholds(), *,
+          workers: int | None = None, on_slice: SliceSink | None = None,
+          slice_size: int = SLICE) -> Scores:
+    """Every statistic for every pair of `counts`.
+
+    Large tables are scored in slices on `workers` threads (default: one per core): the
+    work is NumPy and SciPy loops, which run without Python's global lock, so the slices
+    run in parallel; each pair's numbers do not depend on how the table was sliced."""
+    slices = [slice(start, start + slice_size)
+              for start in range(0, len(counts), slice_size)]
+    threads = min(workers or os.cpu_count() or 1, len(slices))
+    if threads <= 1:
+        parts = [_score_slice(counts, prior, thresholds, slice(None))]
+        if on_slice is not None:
+            on_slice(parts[0])
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = []
+            for scored in pool.map(lambda part: _score_slice(counts, prior, thresholds, part),
+                                   slices):
+                if on_slice is not None:
+                    on_slice(scored)
+                parts.append(scored)
+    return Scores({name: parts[0][name] if len(parts) == 1
+                   else np.concatenate([part[name] for part in parts]) for name in parts[0]})
+
+
+def _score_slice(counts: PairCounts, prior: Prior, thresholds: Thresholds,
+                 part: slice) -> dict[str, NDArray[np.generic]]:
+    n, e = counts.n[part], counts.e[part]
+    table = TwoByTwo.of(n, counts.n_drug[part], counts.n_event[part], counts.n_reports)
     ratio, ratio_lo, ratio_hi, chi2 = prr(table)
     odds, odds_lo, odds_hi = ror(table)
-    info, info_lo, info_hi = ic(counts.n, counts.e)
-    gm, gm05, gm95 = ebgm(counts.n, counts.e, prior)
+    info, info_lo, info_hi = ic(n, e)
+    gm, gm05, gm95 = ebgm(n, e, prior)
     by_eb = gm05 >= thresholds.eb05
-    by_ic = (info_lo > thresholds.ic025) & (counts.n >= thresholds.min_n)
-    by_prr = ((ratio >= thresholds.prr) & (chi2 >= thresholds.chi2)
-              & (counts.n >= thresholds.min_n))
+    by_ic = (info_lo > thresholds.ic025) & (n >= thresholds.min_n)
+    by_prr = (ratio >= thresholds.prr) & (chi2 >= thresholds.chi2) & (n >= thresholds.min_n)
     names = SIGNAL_BY[by_eb.astype(np.int8) + 2 * by_ic + 4 * by_prr]
-    return Scores({
-        "drug": counts.drug, "event": counts.event, "n": counts.n, "e": counts.e,
+    return {
+        "drug": counts.drug[part], "event": counts.event[part], "n": n, "e": e,
         "prr": ratio, "prr_lo": ratio_lo, "prr_hi": ratio_hi, "chi2": chi2, "ror": odds,
         "ror_lo": odds_lo, "ror_hi": odds_hi, "ic": info, "ic025": info_lo,
         "ic975": info_hi, "ebgm": gm, "eb05": gm05, "eb95": gm95,
-        "signal": by_eb | by_ic | by_prr, "signal_by": names})
+        "signal": by_eb | by_ic | by_prr, "signal_by": names}
 
 
-def to_arrow(scores: Scores) -> pa.Table:
-    """Every pair as an Arrow table, in COLUMNS order."""
-    return pa.table({name: scores.columns[name] for name in COLUMNS})
+def to_arrow(columns: Mapping[str, NDArray[np.generic]]) -> pa.Table:
+    """Scored pairs as an Arrow table, in COLUMNS order and SCHEMA's types."""
+    return pa.table([pa.array(columns[field.name], type=field.type) for field in SCHEMA],
+                    schema=SCHEMA)
+
+
+class ScoresWriter:
+    """Writes scored pairs, slice by slice as they are scored, to `path`: Parquet for
+    .parquet, CSV for .csv (full precision; `inf` where a ratio has a zero denominator,
+    empty where a limit cannot be formed).
+
+    The rows go to a temporary file beside `path`, renamed over it only when the block
+    ends without an error, so a failed run never leaves a half-written table behind."""
+
+    def __init__(self, path: Path) -> None:
+        suffix = path.suffix.lower()
+        if suffix not in (".parquet", ".csv"):
+            raise Invalid(f"{path}: write .csv or .parquet", where="--out")
+        self.path = path
+        self._partial = path.with_name(f".{path.name}.partial")
+        self._writer: parquet.ParquetWriter | csv.CSVWriter | None = None
+
+    def __enter__(self) -> ScoresWriter:
+        return self
+
+    def write(self, columns: Mapping[str, NDArray[np.generic]]) -> None:
+        table = to_arrow(columns)
+        with self._as_invalid():
+            if self._writer is None:
+                self._writer = (parquet.ParquetWriter(self._partial, SCHEMA, compression="zstd")
+                                if self.path.suffix.lower() == ".parquet"
+                                else csv.CSVWriter(self._partial, SCHEMA))
+            if isinstance(self._writer, csv.CSVWriter):
+                table = _with_nan_as_null(table)
+            self._writer.write_table(table)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if kind is None and self._writer is None:
+            self.write({name: np.array([], dtype=object if field.type == pa.string()
+                                       else bool if field.type == pa.bool_() else float)
+                        for name, field in zip(COLUMNS, SCHEMA, strict=True)})
+        with self._as_invalid():
+            if self._writer is not None:
+                self._writer.close()
+            if kind is None:
+                os.replace(self._partial, self.path)
+            else:
+                self._partial.unlink(missing_ok=True)
+
+    @contextmanager
+    def _as_invalid(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            raise Invalid(f"{self.path}: cannot be written ({error})", where="--out") from None
 
 
 def write_scores(scores: Scores, path: Path) -> None:
-    """Every pair, one row each, in COLUMNS order: Parquet for .parquet, else CSV (full
-    precision; `inf` where a ratio has a zero denominator, empty where a limit cannot be
-    formed)."""
-    table = to_arrow(scores)
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            parquet.write_table(table, path, compression="zstd")
-        elif suffix == ".csv":
-            csv.write_csv(_with_nan_as_null(table), path)
-        else:
-            raise Invalid(f"{path}: write .csv or .parquet", where="--out")
-    except OSError as error:
-        raise Invalid(f"{path}: cannot be written ({error})", where="--out") from None
+    """Every pair of `scores`, one row each, in COLUMNS order (see ScoresWriter)."""
+    with ScoresWriter(path) as writer:
+        writer.write(scores.columns)
 
 
 def _with_nan_as_null(table: pa.Table) -> pa.Table:

@@ -58,19 +58,20 @@ def trend(counter: Callable[[date], PairCounts], first: date, last: date, *, dru
     rows: list[TrendRow] = []
     for label, end in period_ends(first, last, by):
         counts = counter(end)
-        found = np.nonzero((counts.drug == drug) & (counts.event == event))[0]
-        if found.size == 0:
+        found = counts.find(drug, event)
+        if found is None:
             rows.append(TrendRow(label, 0, None, None, None, None, False, "",
                                  "no report of the pair yet"))
             continue
         try:
             fitted = fit_prior(counts.n, counts.e)
         except FitFailed as error:
-            rows.append(TrendRow(label, int(counts.n[found[0]]), float(counts.e[found[0]]),
+            rows.append(TrendRow(label, int(counts.n[found]), float(counts.e[found]),
                                  None, None, None, False, "",
                                  f"prior not fitted: {error.message}"))
             continue
-        row = score(counts, fitted.prior, rule).row(drug, event)
+        # The prior needs every pair; the statistics only this one.
+        row = score(counts.take(np.array([found])), fitted.prior, rule).row(drug, event)
         rows.append(TrendRow(label, int(_number(row, "n")), _number(row, "e"),
                              _number(row, "prr"), _number(row, "ic025"),
                              _number(row, "eb05"), bool(row["signal"]),
