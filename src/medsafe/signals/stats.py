@@ -198,12 +198,18 @@ def _mixture_quantile(p: float, q: Array, shape1: Array, rate1: Array, shape2: A
     first, second = brackets
     low = np.log(np.minimum(first, second))
     high = np.log(np.maximum(first, second))
-    x = np.clip(np.where(q >= 0.5, np.log(first), np.log(second)), low, high)
+    # Start at the heavier component's own quantile. There that component's CDF is p by
+    # construction, so the first step (over every pair, without indexing; most finish
+    # there) computes only the other component's CDF: half the incomplete gamma work.
+    at_first = q >= 0.5
+    x = np.where(at_first, np.log(first), np.log(second))
+    other = special.gammainc(np.where(at_first, shape2, shape1),
+                             np.exp(x) * np.where(at_first, rate2, rate1))
+    cdf = np.where(at_first, q * p + (1 - q) * other, q * other + (1 - q) * p)
     arrays = (q, shape1, rate1, shape2, rate2, log_gammas[0], log_gammas[1])
-    # The first step over every pair without indexing (most finish there), then only
-    # over the pairs still moving.
-    following, low, high, done = _newton(p, x, low, high, *arrays)
+    following, low, high, done = _step(p, x, low, high, cdf, *arrays)
     x = following
+    # Then only over the pairs still moving.
     active = np.flatnonzero(~done)
     for _ in range(100):
         if active.size == 0:
@@ -223,6 +229,14 @@ def _newton(p: float, x: Array, low: Array, high: Array, q: Array, shape1: Array
     value = np.exp(x)
     cdf = (q * special.gammainc(shape1, value * rate1)
            + (1 - q) * special.gammainc(shape2, value * rate2))
+    return _step(p, x, low, high, cdf, q, shape1, rate1, shape2, rate2, log_gamma1,
+                 log_gamma2)
+
+
+def _step(p: float, x: Array, low: Array, high: Array, cdf: Array, q: Array, shape1: Array,
+          rate1: Array, shape2: Array, rate2: Array, log_gamma1: Array,
+          log_gamma2: Array) -> tuple[Array, Array, Array, NDArray[np.bool_]]:
+    """_newton's step, given the mixture's CDF at x."""
     slope = (q * _log_density(x, shape1, rate1, log_gamma1)
              + (1 - q) * _log_density(x, shape2, rate2, log_gamma2))
     below = cdf < p
@@ -264,6 +278,7 @@ def gamma_quantile(p: float, shape: Array, rate: Array) -> Array:
 
 def log_negative_binomial(n: Array, e: Array, alpha: float, beta: float) -> Array:
     """log NB(n; size alpha, probability beta / (beta + e)), the GPS marginal."""
-    return np.asarray(special.gammaln(n + alpha) - special.gammaln(alpha)
-                      - special.gammaln(n + 1) + alpha * (np.log(beta) - np.log(beta + e))
+    return np.asarray(per_count(special.gammaln, n, alpha) - special.gammaln(alpha)
+                      - per_count(special.gammaln, n, 1.0)
+                      + alpha * (np.log(beta) - np.log(beta + e))
                       + n * (np.log(e) - np.log(beta + e)), dtype=np.float64)
