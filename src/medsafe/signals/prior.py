@@ -34,7 +34,7 @@ from scipy import optimize, special
 
 from medsafe.errors import MedsafeError
 from medsafe.signals.squash import squash
-from medsafe.signals.stats import Prior
+from medsafe.signals.stats import Prior, per_count
 
 Array = NDArray[np.float64]
 BOUNDS_SHAPE_RATE = (1e-4, 1e3)
@@ -261,9 +261,10 @@ def _component(n: Array, e: Array, alpha: float, beta: float
     a_log_q = alpha * log_q
     survive = -np.expm1(a_log_q)  # 1 - q^alpha
     odds = np.exp(a_log_q) / survive  # q^alpha / (1 - q^alpha)
-    value = (special.gammaln(n + alpha) - special.gammaln(alpha) - special.gammaln(n + 1)
-             + a_log_q + n * log_1mq - np.log(survive))
-    d_alpha = special.digamma(n + alpha) - special.digamma(alpha) + log_q + odds * log_q
+    value = (per_count(special.gammaln, n, alpha) - special.gammaln(alpha)
+             - per_count(special.gammaln, n, 1.0) + a_log_q + n * log_1mq - np.log(survive))
+    d_alpha = (per_count(special.digamma, n, alpha) - special.digamma(alpha) + log_q
+               + odds * log_q)
     d_log_q = 1 / beta - 1 / (beta + e)
     d_beta = alpha * d_log_q - n / (beta + e) + alpha * odds * d_log_q
     return value, (alpha * d_alpha, beta * d_beta)
@@ -274,8 +275,8 @@ def _truncated_log_nb(n: Array, e: Array, alpha: float, beta: float, n_star: int
     it is smooth in all parameters."""
     log_q = np.log(beta) - np.log(beta + e)  # log of the "success" probability
     log_1mq = np.log(e) - np.log(beta + e)
-    log_pmf = (special.gammaln(n + alpha) - special.gammaln(alpha) - special.gammaln(n + 1)
-               + alpha * log_q + n * log_1mq)
+    log_pmf = (per_count(special.gammaln, n, alpha) - special.gammaln(alpha)
+               - per_count(special.gammaln, n, 1.0) + alpha * log_q + n * log_1mq)
     if n_star <= 0:
         return np.asarray(log_pmf, dtype=np.float64)
     below = np.zeros_like(n)

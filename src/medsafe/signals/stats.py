@@ -129,8 +129,10 @@ def per_count(function: Callable[[Array], NDArray[Any]], count: Array,
     """function(count + constant) for each pair, computed once per distinct count.
 
     The gamma functions here take N + a constant; a table of millions of pairs holds a
-    few thousand distinct N, and these functions cost far more than a table lookup."""
-    if (count.size < 1000 or count.min() < 0 or count.max() > 10_000_000
+    few thousand distinct N, and these functions cost far more than a table lookup. Where
+    the largest N exceeds the number of pairs (squashed points), the table would cost
+    more than it saves, and each value is computed directly."""
+    if (count.size < 1000 or count.min() < 0 or count.max() > count.size
             or not np.array_equal(count, np.floor(count))):
         return np.asarray(function(count + constant), dtype=np.float64)
     whole = count.astype(np.int64)
