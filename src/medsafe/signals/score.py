@@ -8,8 +8,9 @@ The default rule (configurable) marks a pair when any of these holds, and says w
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,26 +72,45 @@ def score(counts: PairCounts, prior: Prior, thresholds: Thresholds = Thresholds(
           slice_size: int = SLICE) -> Scores:
     """Every statistic for every pair of `counts`.
 
-    Large tables are scored in slices on `workers` threads (default: one per core): the
+    The pairs are scored in slices on `workers` threads (default: one per core): the
     work is NumPy and SciPy loops, which run without Python's global lock, so the slices
-    run in parallel; each pair's numbers do not depend on how the table was sliced."""
-    slices = [slice(start, start + slice_size)
-              for start in range(0, len(counts), slice_size)]
-    threads = min(workers or os.cpu_count() or 1, len(slices))
-    if threads <= 1:
-        parts = [_score_slice(counts, prior, thresholds, slice(None))]
+    run in parallel; each pair's numbers do not depend on how the table was sliced.
+    `on_slice` receives each scored slice, in order, as soon as it is ready, so a writer
+    can write one while the next are scored. At most two slices per thread are in
+    flight, and each finished slice is copied into the result's columns at once, so the
+    memory beyond the result stays a few slices whatever the table's size."""
+    size = len(counts)
+    slices = [slice(start, min(start + slice_size, size))
+              for start in range(0, size, slice_size)]
+    threads = max(1, min(workers or os.cpu_count() or 1, len(slices)))
+    # The columns the counts already hold are shared, not copied.
+    shared: dict[str, NDArray[np.generic]] = {
+        "drug": counts.drug, "event": counts.event, "n": counts.n, "e": counts.e}
+    filled: dict[str, NDArray[np.generic]] = {}
+
+    def keep(part: slice, scored: Mapping[str, NDArray[np.generic]]) -> None:
         if on_slice is not None:
-            on_slice(parts[0])
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = []
-            for scored in pool.map(lambda part: _score_slice(counts, prior, thresholds, part),
-                                   slices):
-                if on_slice is not None:
-                    on_slice(scored)
-                parts.append(scored)
-    return Scores({name: parts[0][name] if len(parts) == 1
-                   else np.concatenate([part[name] for part in parts]) for name in parts[0]})
+            on_slice(scored)
+        for name, values in scored.items():
+            if name not in shared:
+                if name not in filled:
+                    filled[name] = np.empty(size, dtype=values.dtype)
+                filled[name][part] = values
+
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque[tuple[slice, Future[dict[str, NDArray[np.generic]]]]] = deque()
+        for part in slices:
+            pending.append((part, pool.submit(_score_slice, counts, prior, thresholds, part)))
+            if len(pending) >= 2 * threads:
+                done, future = pending.popleft()
+                keep(done, future.result())
+        while pending:
+            done, future = pending.popleft()
+            keep(done, future.result())
+    if not filled:  # no pairs: the columns' types from an empty slice
+        keep(slice(0, 0), _score_slice(counts, prior, thresholds, slice(0, 0)))
+    return Scores({name: shared[name] if name in shared else filled[name]
+                   for name in COLUMNS})
 
 
 def _score_slice(counts: PairCounts, prior: Prior, thresholds: Thresholds,
