@@ -1,0 +1,1 @@
+"""openFDA drug enforcement (recall) reports: NDCs, lots, reading and writing the JSON."""
