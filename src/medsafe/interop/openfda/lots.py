@@ -20,11 +20,17 @@ markers, dates, NDCs, codes, words, separators) and walked once:
 - a code (letters, digits and @ : / + _ . - # inside, at least one digit; three or more
   characters if it is all digits) is a lot, unless it follows a label of another kind of
   code (that label holds until a lot label, an expiry, an NDC, a ";" or the end of a
-  sentence), or it is a quantity ("30CT", "2.5MG", "48-count", "300" before "mg");
+  sentence), or it is a quantity ("30CT", "2.5MG", "48-count", "300" before "mg"; at
+  most four digits, so "040606L" stays a lot), a decimal, a fraction or a date range;
+  capital letters alone ("SKG", "RHB") are a lot only when a date or "Exp" follows;
+- compounders' unit labels "Lot: 11/06/18 5007 82761S Exp. 4/5/2019" (date, unit
+  number, lot) give the lot only: the date and the four-digit number are not read;
 - an expiry marker ("Exp", "Exp. Date", "Expiry", "Expiration Date", "BUD", "Beyond Use
   Date", "Use by", "Discard by", "discard date") and the date after it give every lot read
   since the last expiry that one expiry; a bare date right after a lot does the same
   ("17374 12/19"); other dates (before any lot, "between 03/24/2015 and …") tie to nothing;
+  an expiry that is no date ("BUD: 10/1//2015", "exp. 0/2015") leaves its lots without
+  one rather than giving them the next lot's;
 - a lot's NDC is the NDC the text named last before it, when the text starts with an NDC
   and names one before each group of lots; otherwise, when the text and the product name
   exactly one NDC, that one; otherwise unknown;

@@ -19,10 +19,14 @@ were counted in product_description of the 12,504 records of the 2021 export:
 ("NDC: a) 55289-274-79, b) 55289-274-02"), "MFG: 64679-904-02", and 11 digits without
 hyphens after "NDC" ("NDC 00904513559"). What is taken:
 - a dashed code of a real configuration (4-4-2, 5-3-2, 5-4-1, or 5-4-2), standing alone
-  (no letter, digit or hyphen touching it), wherever it is, unless a word just before it
-  says it is something else (a lot, batch, item, catalogue, product or service code,
-  serial, model, part or order number): shapes such as 5031-440-03 (4-3-2) or
-  1-866-901-3784 are not configurations and are never taken;
+  (no letter, digit or hyphen touching it, except "NDC" itself: "NDC55111-466-01",
+  "NDC-52544-295-28"), wherever it is, unless a word just before it says it is another
+  kind of number (item, catalogue, product or service code, stock, serial, model, part,
+  order, UPC, phone): shapes such as 5031-440-03 (4-3-2) or 1-866-901-3784 are not
+  configurations and are never taken. After "Lot" it is still taken: "Lot numbers:
+  0378-7110-35 AD48…" (D-0585-2016) is Mylan's NDC followed by its lots. A 5-digit
+  labeler printed with a sixth, leading zero ("NDC 054365-400-11", CareFusion) is read
+  without it;
 - 11 digits without hyphens, only right after "NDC";
 What is left: ten digits without hyphens (ambiguous, see above), NDCs inside UPC/GTIN
 numbers (their layout is ambiguous the same way; see `ndc_from_gtin`), product-only
