@@ -19,26 +19,13 @@ from datetime import date
 from enum import StrEnum
 
 from medsafe.errors import Invalid
-from medsafe.recalls.workflow import RecallKind, RecallState
+from medsafe.recalls.workflow import Initiative, RecallClass, RecallKind, RecallState
 
-
-class RecallClass(StrEnum):
-    """FDA's classification (§7.3): I reasonable probability of serious harm or death,
-    II temporary or reversible harm or a remote chance of serious harm, III harm unlikely."""
-
-    I = "I"  # noqa: E741 - the class is called I
-    II = "II"
-    III = "III"
-
-
-class Initiative(StrEnum):
-    """Who started the recall: the firm on its own (§7.46), the firm at FDA's request
-    (§7.45), or by FDA's order (a mandated recall); unknown when the report says nothing."""
-
-    FIRM_INITIATED = "firm_initiated"
-    FDA_REQUESTED = "fda_requested"
-    FDA_MANDATED = "fda_mandated"
-    UNKNOWN = "unknown"
+# The enums the workflow defines are part of the record too, and importable from here.
+__all__ = [
+    "Depth", "EffectivenessLevel", "Firm", "Initiative", "PublicWarning", "RecallClass",
+    "RecallDates", "RecallKind", "RecallLot", "RecallProduct", "RecallRecord", "RecallState"
+]
 
 
 class Depth(StrEnum):

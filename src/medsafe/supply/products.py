@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
+from medsafe.interop.gs1 import gtin_check_digit_ok
 from medsafe.knowledge.catalog import Catalog
 from medsafe.knowledge.model import Route
 from medsafe.records import Day, Input, View, require_role
@@ -120,16 +121,8 @@ def _check_code(system: str, code: str) -> None:
     if system == "gtin":
         if not GTIN.match(code):
             raise Invalid("a GTIN has 8, 12, 13 or 14 digits", where="code")
-        if not _gtin_check_digit_ok(code):
+        if not gtin_check_digit_ok(code):
             raise Invalid("the GTIN's check digit is wrong", where="code")
-
-
-def _gtin_check_digit_ok(code: str) -> bool:
-    """GS1 mod-10: from the right, excluding the check digit, weights 3, 1, 3, 1, …"""
-    digits = [int(ch) for ch in code]
-    body, check = digits[:-1], digits[-1]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
 
 
 def list_products(uow: UnitOfWork, principal: Principal, *, ingredient_id: str | None = None,
