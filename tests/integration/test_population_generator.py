@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from medsafe.cases.model import CaseReport
 from medsafe.cases.rules import validity_problems
 from medsafe.errors import Conflict
+from medsafe.interop.openfda.ndc import normalise_ndc
 from medsafe.knowledge.catalog import Catalog
 from medsafe.population import generator
 from medsafe.population.generator import (
@@ -42,7 +43,7 @@ from medsafe.population.generator import (
     generate,
     write_population,
 )
-from medsafe.population.real_codes import REAL_LOTS, SOURCE_FILE, SOURCE_SHA256
+from medsafe.population.real_codes import DATA_FILE, SOURCE_FILE, SOURCE_SHA256, real_lots
 from medsafe.security.audit import verify
 from medsafe.store.engine import make_engine
 from medsafe.store.migrate import upgrade
@@ -238,9 +239,17 @@ def test_each_dispensing_is_consistent_with_its_prescription_lot_and_pharmacy(
         JOIN prescriptions r ON r.id = d.prescription_id
         JOIN organisations o ON o.id = d.pharmacy_id
         JOIN users u ON u.id = d.prescriber_id
+        JOIN products given ON given.id = d.product_id
+        JOIN products prescribed ON prescribed.id = r.product_id
         WHERE l.product_id <> d.product_id OR r.patient_id <> d.patient_id
-           OR r.product_id <> d.product_id OR o.kind <> 'pharmacy' OR u.role <> 'physician'
-           OR l.expiry <= d.dispensed_on OR d.quantity <= 0""")
+           OR o.kind <> 'pharmacy' OR u.role <> 'physician'
+           OR l.expiry <= d.dispensed_on OR d.quantity <= 0
+           OR (r.product_id <> d.product_id AND (given.code_system <> 'ndc'
+               OR given.ingredient_id <> prescribed.ingredient_id
+               OR given.strength <> prescribed.strength OR given.form <> prescribed.form
+               OR given.route <> prescribed.route))""")
+    # The product dispensed is the one prescribed, or a real twin of it that the pharmacy
+    # stocked in its place (same ingredient, strength, form and route).
     assert wrong == 0
     # Every pharmacy that dispensed a lot received it: a recall reaches it through stock.
     unstocked = loaded.value("""
@@ -334,7 +343,7 @@ def test_contacts_are_synthetic_and_undeliverable(loaded: Loaded) -> None:
 
 
 def test_organisations_users_products_and_lots_are_labelled_synthetic(loaded: Loaded) -> None:
-    real_labelers = {lot.labeler for lot in REAL_LOTS}
+    real_labelers = {lot.labeler for lot in real_lots()}
     for name, in loaded.rows("SELECT name FROM organisations"):
         assert name.endswith("(synthetic)") or name in real_labelers, name
     users = loaded.rows("SELECT display_name, password_hash FROM users")
@@ -347,14 +356,33 @@ def test_organisations_users_products_and_lots_are_labelled_synthetic(loaded: Lo
                for code, lot in synthetic_lots)
 
 
-def test_real_recalled_lots_are_listed_but_never_dispensed(loaded: Loaded) -> None:
-    stored = {tuple(row) for row in loaded.rows(
+def test_real_recalled_lots_are_listed_and_some_dispensed_in_place_of_their_twin(
+        loaded: Loaded) -> None:
+    stored = {(code, number): expiry for code, number, expiry in loaded.rows(
         select(Product.code, Lot.lot_number, Lot.expiry)
         .join(Product, Product.id == Lot.product_id).where(Product.code_system == "ndc"))}
-    assert stored == {(lot.ndc, lot.lot_number, lot.expiry) for lot in REAL_LOTS}
-    dispensed = loaded.value("SELECT count(*) FROM dispensings d JOIN products p "
-                             "ON p.id = d.product_id WHERE p.code_system = 'ndc'")
-    assert dispensed == 0
+    assert set(stored) == {(lot.ndc, lot.lot_number) for lot in real_lots()}
+    dispensed = loaded.rows(
+        "SELECT p.code, l.lot_number, p.ingredient_id, p.strength, p.form, "
+        "count(DISTINCT d.patient_id), "
+        "sum(CASE WHEN d.product_id = l.product_id THEN 0 ELSE 1 END) "
+        "FROM dispensings d JOIN lots l ON l.id = d.lot_id "
+        "JOIN products p ON p.id = d.product_id WHERE p.code_system = 'ndc' "
+        "GROUP BY p.code, l.lot_number, p.ingredient_id, p.strength, p.form")
+    assert len({code for code, *_ in dispensed}) >= 3  # real matches for the recalls
+    for code, number, ingredient, strength, form, patients, mismatched in dispensed:
+        assert patients > 0
+        assert mismatched == 0  # a dispensing names the lot's own product
+        assert stored[code, number] is None  # no expiry: they expired before the window
+        prescribed = loaded.rows(
+            "SELECT DISTINCT p.ingredient_id, p.strength, p.form FROM dispensings d "
+            "JOIN prescriptions r ON r.id = d.prescription_id "
+            "JOIN products p ON p.id = r.product_id JOIN lots l ON l.id = d.lot_id "
+            "WHERE l.lot_number = :number", number=number)
+        assert prescribed == [(ingredient, strength, form)]  # a twin of what was prescribed
+    # The others are catalogue entries, with the expiry the recall prints, unless a shelf
+    # received them (too few patients take the product for a fill at this size).
+    assert all(stored[lot.ndc, lot.lot_number] in (None, lot.expiry) for lot in real_lots())
 
 
 @pytest.mark.skipif(not ENFORCEMENT_ZIP.exists(), reason=f"{ENFORCEMENT_ZIP} is not here")
@@ -363,7 +391,15 @@ def test_real_codes_are_copied_from_the_fda_enforcement_records() -> None:
     with zipfile.ZipFile(ENFORCEMENT_ZIP) as archive:
         records = json.loads(archive.read(archive.namelist()[0]))["results"]
     by_number = {r["recall_number"]: r for r in records}
-    for lot in REAL_LOTS:
+    for entry in json.loads(DATA_FILE.read_text())["products"]:
+        record = by_number[entry["recall_number"]]
+        assert entry["product_description"] == record["product_description"]
+        assert entry["code_info"] == record["code_info"]
+        # Picked where the structured NDC block confirms the printed package NDC.
+        structured = {normalise_ndc(ndc) for ndc in record["openfda"]["package_ndc"]
+                      if "-" in ndc}
+        assert normalise_ndc(entry["ndc"]) in structured, entry["recall_number"]
+    for lot in real_lots():
         record = by_number[lot.recall_number]
         printed = record["product_description"] + " " + record["code_info"]
         assert record["recalling_firm"] == lot.recalling_firm

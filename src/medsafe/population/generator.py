@@ -17,7 +17,14 @@ Every record is synthetic: patients and reports carry `synthetic = true`, organi
 user names end in "(synthetic)", synthetic products have code system "other" and codes
 starting "SYN-", synthetic lots start "SYN-", e-mail addresses use the reserved
 example.org domain and phone numbers the fictional 555-01xx range. The only real data are
-the recalled products and lots of `real_codes`, which are never dispensed.
+the recalled products and lots of `real_codes` (NDCs, lot numbers, labelers). Where a real
+product has a synthetic twin (same ingredient, strength, form and route), pharmacies
+receive some of its real lots in place of the twin's synthetic lots, as a pharmacy
+dispenses whichever generic it stocks: patients are dispensed them, so matching the real
+recalls finds real holders and recipients. Those lots are stored without an expiry: they
+really expired years before the dispensing window, and a lot dispensed after its expiry
+would contradict the dispensing rule (supply/dispensing.py refuses an expired lot). The
+real lots no one dispenses keep the expiry the recall prints.
 
 The story the demo tells lives in the reports: a few hundred background baclofen reports
 (drowsiness, dizziness, weakness, ...), plus a cluster of 12–20 reports of worsening
@@ -66,7 +73,7 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 from medsafe.errors import Conflict
 from medsafe.knowledge.catalog import Catalog
 from medsafe.population.case_reports import REPORT_COLUMNS, store_synthetic_reports
-from medsafe.population.real_codes import RealLot, real_products
+from medsafe.population.real_codes import RealLot, real_lots, real_products
 from medsafe.security.audit import record
 from medsafe.security.principal import SYSTEM
 from medsafe.store.engine import more_memory_for_bulk_load
@@ -74,8 +81,9 @@ from medsafe.store.schema import Base
 from medsafe.store.uow import uow_factory
 
 GENERATOR = "medsafe.population.generator"
-GENERATOR_VERSION = 3  # 2: reports become E2B-shaped cases through case intake
+GENERATOR_VERSION = 4  # 2: reports become E2B-shaped cases through case intake
 # 3: each story lot has at least four spasticity reports
+# 4: real recalled lots stocked and dispensed in place of some synthetic lots
 REPORTS = "case_reports"
 """The batch of synthetic adverse-event reports (not a table: they are stored as cases)."""
 DEFAULT_SEED = 20261126
@@ -425,6 +433,8 @@ MIN_LOTS_PER_PRODUCT = 16
 LEAD_DAYS = 730  # lots are released from two years before the window, so shelves are full
 MAX_SHELF_GAP_DAYS = 600  # longest a pharmacy waits for its next lot of a product
 MIN_PHARMACIES_PER_LOT = 3
+SUBSTITUTE_EVERY = 3
+"""At most one in this many of a product's lots released in the window is a real lot."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -519,10 +529,15 @@ class _Reservoir:
 
 @dataclass(slots=True)
 class _Shelf:
-    """The lots one pharmacy received of one product, by release day."""
+    """The lots one pharmacy received of one product, by release day, and the product
+    each lot is of (the synthetic product, or a real one stocked in its place)."""
 
     days: list[int] = field(default_factory=list)
     lots: list[int] = field(default_factory=list)
+    products: list[int] = field(default_factory=list)
+
+
+Substitute = tuple[int, RealLot]  # a real lot, and the id of its real product
 
 
 @dataclass(slots=True)
@@ -557,8 +572,9 @@ class _ReferenceBuilder:
         physicians = self._physicians(clinics)
         self._pharmacists(pharmacies)
         product_ids = self._products(makers)
-        shelves, lot_numbers, story = self._lots_and_stock(product_ids, pharmacies)
-        self._real_products()
+        substitutes = _substitutes(self._real_products())
+        shelves, lot_numbers, story = self._lots_and_stock(product_ids, pharmacies,
+                                                           substitutes)
         batches = [RowBatch(t, COLUMNS[t], rows) for t, rows in self.rows.items() if rows]
         return _Reference(batches=batches, pharmacy_ids=pharmacies,
                           physician_ids=physicians, product_ids=product_ids,
@@ -608,26 +624,44 @@ class _ReferenceBuilder:
                                           makers[p.maker]))
         return ids
 
-    def _lots_and_stock(self, product_ids: dict[str, int], pharmacies: list[int]
+    def _lots_and_stock(self, product_ids: dict[str, int], pharmacies: list[int],
+                        substitutes: Mapping[str, list[Substitute]]
                         ) -> tuple[list[list[_Shelf]], dict[int, str], tuple[int, int]]:
+        """Each product's lots, released in turn to a few pharmacies each, a few of them
+        real lots of a real twin (`_substitution_slots`); then the real lots no one
+        received, as catalogue entries with the expiry their recall prints."""
         shelves = [[_Shelf() for _ in pharmacies] for _ in PRODUCTS]
         lot_numbers: dict[int, str] = {}
         story: list[int] = []
         for index, product in enumerate(PRODUCTS):
             releases = self._release_days(product)
             per_lot = self._pharmacies_per_lot(len(releases))
+            real = substitutes.get(product.key, [])
+            # The story's product keeps only synthetic lots, so its two lots stay as they are.
+            slots = [] if product.key == STORY_PRODUCT else self._substitution_slots(
+                releases, len(real))
+            placed = dict(zip(slots, real, strict=False))
             lot_ids = []
             for n, release in enumerate(releases):
                 lot_ids.append(lot_id := self.ids.take("lots"))
-                lot_numbers[lot_id] = number = f"SYN-{product.key}-{n + 1:05d}"
-                expiry = self.days(release + product.shelf_days)
-                self.rows["lots"].append((lot_id, product_ids[product.key], number, expiry))
+                if n in placed:
+                    lot_product, lot = placed[n]
+                    lot_numbers[lot_id] = lot.lot_number
+                    self.rows["lots"].append((lot_id, lot_product, lot.lot_number, None))
+                else:
+                    lot_product = product_ids[product.key]
+                    lot_numbers[lot_id] = number = f"SYN-{product.key}-{n + 1:05d}"
+                    expiry = self.days(release + product.shelf_days)
+                    self.rows["lots"].append((lot_id, lot_product, number, expiry))
                 for k in range(per_lot):
                     shelf = shelves[index][(n * per_lot + k) % len(pharmacies)]
                     shelf.days.append(release)
                     shelf.lots.append(lot_id)
+                    shelf.products.append(lot_product)
             if product.key == STORY_PRODUCT:
                 story = self._story_lots(releases, lot_ids)
+            self._catalogue_lots(real[len(placed):])
+        self._catalogue_lots(substitutes.get("", []))
         self._stock(shelves, pharmacies)
         return shelves, lot_numbers, (story[0], story[1])
 
@@ -646,6 +680,24 @@ class _ReferenceBuilder:
         interval = (LEAD_DAYS + WINDOW_DAYS) / lots
         wanted = math.ceil(self.spec.pharmacies * interval / MAX_SHELF_GAP_DAYS)
         return min(self.spec.pharmacies, max(MIN_PHARMACIES_PER_LOT, wanted))
+
+    def _catalogue_lots(self, lots: list[Substitute]) -> None:
+        for lot_product, lot in lots:
+            self.rows["lots"].append((self.ids.take("lots"), lot_product, lot.lot_number,
+                                      lot.expiry))
+
+    def _substitution_slots(self, releases: list[int], wanted: int) -> list[int]:
+        """Where real lots take a synthetic lot's place, the first real lot first: among
+        the releases inside the window that leave a month of dispensing before its end,
+        evenly spread from the newest back (so the newest is still on shelves at the end
+        and its pharmacies hold stock), at most one in SUBSTITUTE_EVERY (so at demo size
+        the synthetic product keeps most of its lots)."""
+        start = self.spec.window_start.toordinal()
+        last = self.spec.end.toordinal() - 30
+        candidates = [n for n, day in enumerate(releases) if start <= day <= last]
+        slots = min(wanted, len(candidates) // SUBSTITUTE_EVERY)
+        return [candidates[len(candidates) - 1 - (i * len(candidates)) // slots]
+                for i in range(slots)]
 
     def _story_lots(self, releases: list[int], lot_ids: list[int]) -> list[int]:
         """Two consecutive lots, the first released about eight months before the end, so
@@ -672,24 +724,45 @@ class _ReferenceBuilder:
                                                pharmacies[pharmacy_index], lot_id, left,
                                                updated))
 
-    def _real_products(self) -> None:
-        """Recalled real products with their real lots: catalogue entries only."""
+    def _real_products(self) -> dict[str, int]:
+        """The recalled real products (their labelers as manufacturers), by NDC; their
+        lots come with the synthetic ones (`_lots_and_stock`)."""
         labelers: dict[str, int] = {}
+        ids: dict[str, int] = {}
         for ndc, lots in real_products().items():
             first = lots[0]
             if first.labeler not in labelers:
                 labelers[first.labeler] = self._organisation("manufacturer", first.labeler)
-            product_id = self.ids.take("products")
+            ids[ndc] = product_id = self.ids.take("products")
             self.rows["products"].append((product_id, ndc, "ndc", first.product,
                                           first.ingredient_id, first.strength, first.form,
                                           first.route, labelers[first.labeler]))
-            for lot in lots:
-                self.rows["lots"].append(_real_lot_row(self.ids.take("lots"), product_id,
-                                                       lot))
+        return ids
 
 
-def _real_lot_row(lot_id: int, product_id: int, lot: RealLot) -> Row:
-    return (lot_id, product_id, lot.lot_number, lot.expiry)
+def _twin(lot: RealLot) -> str | None:
+    """The synthetic product a real lot can stand in for: same ingredient, strength, form
+    and route."""
+    for product in PRODUCTS:
+        if (product.ingredient_id, product.strength, product.form, product.route) == (
+                lot.ingredient_id, lot.strength, lot.form, lot.route):
+            return product.key
+    return None
+
+
+def _substitutes(real_ids: Mapping[str, int]) -> dict[str, list[Substitute]]:
+    """The real lots by the synthetic product they can stand in for, the first lot of each
+    recall before the second of any (so that at small sizes, where only a few are placed,
+    as many recalls as possible reach patients). The real lots without a twin are under
+    the key "": catalogue entries only."""
+    ranked: dict[str, list[tuple[int, int, Substitute]]] = {}
+    seen: dict[str, int] = {}
+    for order, lot in enumerate(real_lots()):
+        rank = seen[lot.recall_number] = seen.get(lot.recall_number, -1) + 1
+        ranked.setdefault(_twin(lot) or "", []).append(
+            (rank, order, (real_ids[lot.ndc], lot)))
+    return {key: [substitute for _, _, substitute in sorted(lots, key=lambda x: x[:2])]
+            for key, lots in ranked.items()}
 
 
 def _product_share(product_key: str) -> float:
@@ -969,15 +1042,15 @@ class _PatientFactory:
             therapy.reason))
         dispensings = rows["dispensings"]
         before = len(dispensings)
-        self._dispense(rng, person, therapy, product_id, prescription_id, dispensings)
+        self._dispense(rng, person, therapy, prescription_id, dispensings)
         if product_id in self.baclofen_products and len(dispensings) > before:
             self._remember_baclofen(rng, dispensings[before:])
 
     def _dispense(self, rng: random.Random, person: _Person, therapy: _Therapy,
-                  product_id: int, prescription_id: int, out: list[Row]) -> None:
+                  prescription_id: int, out: list[Row]) -> None:
         """Refills every supply period, sometimes a few days late, inside the window, each
-        from the lot on the shelf of the pharmacy that day. The hot loop of the generator:
-        locals only."""
+        from the lot on the shelf of the pharmacy that day (of the product that lot is of).
+        The hot loop of the generator: locals only."""
         regimen = therapy.regimen
         supply, quantity = regimen.supply_days, regimen.quantity
         chance = rng.random
@@ -992,9 +1065,11 @@ class _PatientFactory:
             if chance() < 0.03:  # now and then a fill at another pharmacy
                 pharmacy = int(chance() * len(shelves))
             shelf = shelves[pharmacy]
-            lot = shelf.lots[bisect_right(shelf.days, day) - 1]
-            out.append((row_id, person.id, product_id, lot, quantity, dates[day - first_day],
-                        pharmacy_ids[pharmacy], person.physician, prescription_id))
+            on_shelf = bisect_right(shelf.days, day) - 1
+            # The product is the lot's: a real twin stocked in place of the prescribed one.
+            out.append((row_id, person.id, shelf.products[on_shelf], shelf.lots[on_shelf],
+                        quantity, dates[day - first_day], pharmacy_ids[pharmacy],
+                        person.physician, prescription_id))
             row_id += 1
             day += supply - 1 + int(chance() ** 2 * 21)  # refills 0–20 days late, mean 7
         self.ids.next["dispensings"] = row_id
