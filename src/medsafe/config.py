@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=200, ge=10)
     case_region: str = Field(default="US", description="whose expedited-reporting clock "
                              "applies to cases (see medsafe.cases.rules.CLOCK_RULES)")
+    # Notices (docs/notify.md). The SMTP default is a development mail catcher on this
+    # machine (`python -m aiosmtpd -n -l localhost:1025`), never a relay that would pass a
+    # development run's notices on to real people; production names its relay.
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "medsafe@localhost"
+    public_base_url: str = Field(default="http://127.0.0.1:8000", description="where "
+                                 "recipients reach medsafe: the base of acknowledgement links")
+    webhook_secret: str | None = Field(default=None, description="key of the HMAC-SHA256 "
+                                       "signature on webhook notices; none: no webhooks")
 
     @model_validator(mode="after")
     def _secrets_and_safety(self) -> Settings:
@@ -52,10 +65,24 @@ class Settings(BaseSettings):
         ):
             raise ValueError("MEDSAFE_SECRET_KEY must be set to 32+ random characters in "
                              "production (or use MEDSAFE_SECRET_KEY_FILE)")
+        self._check_notices()
         if self.case_region not in CLOCK_RULES:
             raise ValueError(f"MEDSAFE_CASE_REGION: no expedited-reporting rule for "
                              f"'{self.case_region}' (known: {', '.join(sorted(CLOCK_RULES))})")
         return self
+
+    def _check_notices(self) -> None:
+        if (self.smtp_password and not self.smtp_starttls
+                and self.smtp_host not in LOOPBACK):
+            raise ValueError("MEDSAFE_SMTP_PASSWORD would cross the network in clear: set "
+                             "MEDSAFE_SMTP_STARTTLS=true for a relay on another machine")
+        if not self.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("MEDSAFE_PUBLIC_BASE_URL must be an http or https URL")
+        if self.environment == "production" and not self.public_base_url.startswith("https://"):
+            raise ValueError("MEDSAFE_PUBLIC_BASE_URL must be an https URL in production: "
+                             "acknowledgement links travel in e-mail")
+        if self.webhook_secret is not None and len(self.webhook_secret) < 16:
+            raise ValueError("MEDSAFE_WEBHOOK_SECRET must have 16 characters or more")
 
     @property
     def effective_database_url(self) -> str:

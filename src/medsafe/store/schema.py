@@ -458,3 +458,34 @@ class Signal(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("axis", "drug", "event"),)
+
+
+class OutboxMessage(Base):
+    """A notice waiting to be delivered, or delivered: written in the same transaction as
+    the use case that causes it, delivered afterwards by `medsafe notify run` (at least
+    once; `message_id` is fixed when the row is written, so a redelivery carries the same
+    Message-ID and the recipient can recognise it). See docs/notify.md."""
+
+    __tablename__ = "outbox_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)  # <hex@host>
+    channel: Mapped[str] = mapped_column(String(10))  # email webhook
+    recipient: Mapped[str] = mapped_column(String(2000))  # an address or a URL
+    subject: Mapped[str] = mapped_column(String(500))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    ack_token: Mapped[str | None] = mapped_column(String(100), unique=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    topic: Mapped[str] = mapped_column(String(100), index=True)  # e.g. recall:D-0123-2021
+    audience: Mapped[str] = mapped_column(String(20))  # pharmacy prescriber patient …
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10))  # pending delivered dead
+    attempts: Mapped[int] = mapped_column(Integer)  # failed attempts so far
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # next attempt
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # lease
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The dispatcher's claim reads pending rows by due time: (status, available_at) finds
+    # them without reading the delivered ones, however many accumulate.
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "available_at"),)

@@ -21,6 +21,7 @@ from medsafe.store.repositories import (
     CaseRepository,
     DispensingRepository,
     OrganisationRepository,
+    OutboxRepository,
     PatientRepository,
     PrescriptionRepository,
     ProductRepository,
@@ -42,6 +43,7 @@ class UnitOfWork:
     audit_events: AuditEventRepository
     cases: CaseRepository
     signals: SignalRepository
+    outbox: OutboxRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -72,6 +74,7 @@ class UnitOfWork:
         self.audit_events = AuditEventRepository(session)
         self.cases = CaseRepository(session)
         self.signals = SignalRepository(session)
+        self.outbox = OutboxRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

@@ -10,6 +10,7 @@ from medsafe.store.repositories.audit import AuditEventRepository
 from medsafe.store.repositories.cases import CaseRepository
 from medsafe.store.repositories.dispensings import DispensingRepository
 from medsafe.store.repositories.organisations import OrganisationRepository
+from medsafe.store.repositories.outbox import OutboxRepository
 from medsafe.store.repositories.patients import PatientRepository
 from medsafe.store.repositories.prescriptions import PrescriptionRepository
 from medsafe.store.repositories.products import ProductRepository
@@ -22,6 +23,7 @@ __all__ = [
     "CaseRepository",
     "DispensingRepository",
     "OrganisationRepository",
+    "OutboxRepository",
     "PatientRepository",
     "PrescriptionRepository",
     "ProductRepository",

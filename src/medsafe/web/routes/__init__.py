@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from medsafe.web.routes import auth, cases, duplicates, home, patients, public, signals
+from medsafe.web.routes import auth, cases, duplicates, home, notices, patients, public, signals
 
 # duplicates before cases: `/cases/duplicates` would otherwise match `/cases/{reference}`.
 ROUTERS: tuple[APIRouter, ...] = (public.router, auth.login_router, auth.router, home.router,
                                   patients.router, duplicates.router, cases.router,
-                                  signals.router)
+                                  signals.router, notices.router)
