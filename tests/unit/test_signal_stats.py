@@ -104,6 +104,23 @@ def test_mixture_quantiles_match_root_finding() -> None:
             assert found[i] == pytest.approx(root, rel=1e-6)
 
 
+def test_a_quantile_between_far_apart_components_is_found_without_warnings() -> None:
+    """A start where both densities underflow (seen on the 400 M-row table) makes the
+    Newton step overflow; bisection takes over, silently, and the answer is still right
+    (warnings are errors in this suite)."""
+    q, shape1, rate1, shape2, rate2 = 0.1883, 1890.79, 0.0097606, 34.0448, 0.0220487
+    found = float(mixture_quantile(0.95, np.array([q]), np.array([shape1]),
+                                   np.array([rate1]), np.array([shape2]),
+                                   np.array([rate2]))[0])
+
+    def cdf(x: float) -> float:
+        return float(q * stats.gamma.cdf(x, shape1, scale=1 / rate1)
+                     + (1 - q) * stats.gamma.cdf(x, shape2, scale=1 / rate2) - 0.95)
+
+    assert found == pytest.approx(optimize.brentq(cdf, 1.0, 1e7, xtol=1e-10, rtol=1e-13),
+                                  rel=1e-6)
+
+
 def test_functions_computed_once_per_count_equal_the_direct_ones() -> None:
     rng = np.random.default_rng(3)
     count = rng.integers(1, 50, 5000).astype(np.float64)  # many repeats: the table path

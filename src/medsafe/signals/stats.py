@@ -244,7 +244,9 @@ def _step(p: float, x: Array, low: Array, high: Array, cdf: Array, q: Array, sha
     below = cdf < p
     low = np.where(below, x, low)
     high = np.where(below, high, x)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Far from both components' mass the slope underflows towards zero and the step to
+    # infinity; such a step is not taken (bisection instead), so the overflow is expected.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         step = x - (cdf - p) / slope
     inside = np.isfinite(step) & (step > low) & (step < high)
     following = np.where(inside, step, (low + high) / 2)
