@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_messages_message_id'))
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_messages_due', ['status', 'available_at'], unique=False)
+        batch_op.create_index('ix_outbox_messages_due', ['status', 'available_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_topic'), ['topic'], unique=False)
 
     # ### end Alembic commands ###
