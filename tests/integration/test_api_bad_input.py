@@ -248,7 +248,8 @@ def test_no_garbage_body_makes_any_write_endpoint_fail_with_a_5xx(world: World) 
                 .replace("{pharmacy_id}", "{phil_pharmacy}").replace("{lot_id}", "{mo_lot}")
                 .replace("{prescription_id}", "{cared_rx}").replace("{reference}", "1")
                 .replace("{step}", "accept").replace("{pair_id}", "1")
-                .replace("{signal_id}", "1"))
+                .replace("{signal_id}", "1").replace("{recall_id}", "1")
+                .replace("{investigation_id}", "1"))
         for role in ("admin", "pharmacist", "physician"):
             for body in GARBAGE:
                 if body is DEEP and path == "/api/v1/assessments":

@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from medsafe.assessment.engine import assess
 from medsafe.assessment.report import assessment_document
 from medsafe.bootstrap import Container
 from medsafe.cases import service as cases
+from medsafe.recalls import service as recalls
+from medsafe.recalls.inputs import NewRecall
 from medsafe.records import organisations, patients
 from medsafe.records.organisations import NewOrganisation
 from medsafe.records.patients import (
@@ -51,6 +54,7 @@ from medsafe.supply import prescriptions
 from medsafe.supply.prescriptions import NewPrescription
 from tests.support.case_builder import case_report
 from tests.support.databases import KINDS
+from tests.support.recalls import investigation_at, recall_at
 from tests.support.signal_world import fresh_signal, product_name
 from tests.support.world import PASSWORD, PERSONAS, ROLES, World, day, world_on
 
@@ -69,6 +73,7 @@ def world(request: pytest.FixtureRequest,
         built.ids["mo_case"] = _case(built, "dora-physician", "mo")
         built.ids["acme_case"] = _case(built, "olga-physician", "acme")
         _signals(built)
+        _recalls(built)
         yield built
 
 
@@ -80,6 +85,20 @@ def _signals(world: World) -> None:
     with world.container.uow() as uow:
         world.ids["signal_run"] = management.read_signal(
             uow, SYSTEM, world.ids["mo_signal"]).signal.latest_run_id
+
+
+def _recalls(world: World) -> None:
+    """A published recall of Mo's lot, Acme's recall not yet triaged, and investigations
+    opened by Mo and by the regulator."""
+    world.ids["mo_recall"] = recall_at(world, "published")
+    with world.container.uow() as uow:
+        world.ids["acme_draft"] = recalls.create_recall(
+            uow, SYSTEM, NewRecall.model_validate({
+                "reason_for_recall": "label mix-up", "reason": "matrix",
+                "products": [{"description": "Tizanidine 10 mg"}],
+                "firm_organisation_id": world.ids["acme"]})).summary.id
+    world.ids["mo_investigation"] = investigation_at(world, "open")
+    world.ids["agency_investigation"] = investigation_at(world, "open", who="rita-regulator")
 
 
 def _pair(world: World) -> int:
@@ -126,6 +145,12 @@ FRESH: dict[str, Callable[[World], Any]] = {
     "fresh_mo_case": lambda w: _case(w, "dora-physician", "mo"),
     "fresh_mo_pair": lambda w: _pair(w),
     "fresh_signal": lambda w: fresh_signal(w, f"matrix drug {w.next()}"),
+    **{f"recall_{state}": partial(recall_at, state=state)
+       for state in ("detected", "initiated", "classified", "notifying", "completed")},
+    **{f"investigation_{state}": partial(investigation_at, state=state)
+       for state in ("open", "hazard_evaluated", "advisory_review", "voted", "decided")},
+    "investigation_decided_recall": lambda w: investigation_at(w, "decided",
+                                                               decision="recall"),
     "active_rx": lambda w: _fresh(w, lambda uow: prescriptions.prescribe(
         uow, w.principals["dora-physician"], w.container.catalog,
         NewPrescription(patient=w.ids["cared"], ingredient="baclofen", dose_text="5 mg"))),
@@ -173,6 +198,38 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
     "signal_step": lambda w, n: {"to": "validated", "note": "worth assessing"},
     "user": lambda w, n: {"username": f"new-user-{n}", "password": PASSWORD,
                           "display_name": "New User", "role": "physician"},
+    "recall": lambda w, n: {"reason_for_recall": "subpotent", "firm": {"name": "Mo Pharma"},
+                            "products": [{"description": f"Baclofen {n}"}], "reason": "r"},
+    "recall_step": lambda w, n: {"transition": "triage", "reason": "a recall"},
+    "classification": lambda w, n: {"classification": "II", "reason": "hazard"},
+    "strategy": lambda w, n: {"depth": "retail", "public_warning": "none",
+                              "effectiveness_check": "C", "reason": "r"},
+    "status_report": lambda w, n: {"as_of": "2026-01-10", "consignees_notified": 0,
+                                   "reason": "r"},
+    "termination": lambda w, n: {"written_request": "effective", "disposition": "destroyed",
+                                 "reason": "r"},
+    "investigation": lambda w, n: {"product": "Baclofen", "origin": "quality_defect",
+                                   "description": "crumbling", "reason": "r"},
+    "analysis": lambda w, n: {"summary": "two reports", "reason": "r"},
+    "lot_test": lambda w, n: {"lot": "MO-001", "test": "assay", "result": "88%",
+                              "specification": "95-105%", "passed": False,
+                              "tested_on": "2026-01-05", "reason": "r"},
+    "hazard": lambda w, n: {"injuries_occurred": False, "exposure_conditions": "short doses",
+                            "populations_at_risk": ["adults"], "seriousness": "moderate",
+                            "likelihood": "remote", "consequences": "symptoms",
+                            "reason": "r"},
+    "benefit_risk": lambda w, n: {"condition_severity": "chronic", "alternatives": "some",
+                                  "safety_profile": "known", "reason": "r"},
+    "review": lambda w, n: {"members": [{"name": "A"}], "questions": [
+        {"key": "q", "text": "Recall?"}], "reason": "r"},
+    "member": lambda w, n: {"name": f"Member {n}", "reason": "r"},
+    "conflict": lambda w, n: {"member": "A", "product": "Baclofen 10 mg", "nature": "fees",
+                              "reason": "r"},
+    "vote": lambda w, n: {"member": "A", "question": "q", "choice": "yes", "reason": "r"},
+    "recommendation": lambda w, n: {"recommendation": "recall", "reason": "r"},
+    "decision": lambda w, n: {"kind": "no_action", "rationale": "harmless", "reason": "r"},
+    "reason": lambda w, n: {"reason": "r"},
+    "from_investigation": lambda w, n: {"reason": "as decided"},
 }
 
 # -- THE TABLE ------------------------------------------------------------------------------------
@@ -316,6 +373,41 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
      (200, 200, 200, 403, 403, 403, 401)),
     ("POST", "/api/v1/signals/{fresh_signal}/steps", "signal_step",
      (200, 200, 403, 403, 403, 403, 401)),
+    # recalls: public once published (and imported ones); a firm starts its own and acts as
+    # its firm; each step by its Part 7 role (a wrong one is 409, a patient has none: 403)
+    ("GET", "/api/v1/recalls", None, (200, 200, 200, 200, 200, 200, 401)),
+    ("POST", "/api/v1/recalls", "recall", (201, 403, 201, 403, 403, 403, 401)),
+    ("GET", "/api/v1/recalls/{mo_recall}", None, (200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/v1/recalls/{acme_draft}", None, (200, 200, 404, 404, 404, 404, 401)),
+    ("POST", "/api/v1/recalls/{recall_detected}/steps", "recall_step",
+     (200, 200, 200, 404, 404, 403, 401)),
+    ("POST", "/api/v1/recalls/{recall_initiated}/classification", "classification",
+     (200, 200, 409, 404, 404, 403, 401)),
+    ("POST", "/api/v1/recalls/{recall_classified}/strategy", "strategy",
+     (200, 200, 200, 404, 404, 403, 401)),
+    ("POST", "/api/v1/recalls/{recall_notifying}/status-reports", "status_report",
+     (200, 409, 200, 409, 409, 403, 401)),
+    ("POST", "/api/v1/recalls/{recall_completed}/termination-request", "termination",
+     (200, 409, 200, 409, 409, 403, 401)),
+    # investigations: the firm's and the regulator's (a maker sees its own only)
+    ("GET", "/api/v1/investigations", None, (200, 200, 200, 403, 403, 403, 401)),
+    ("POST", "/api/v1/investigations", "investigation", (201, 201, 201, 403, 403, 403, 401)),
+    ("GET", "/api/v1/investigations/{mo_investigation}", None,
+     (200, 200, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/investigations/{agency_investigation}", None,
+     (200, 200, 404, 403, 403, 403, 401)),
+    *(("POST", f"/api/v1/investigations/{{investigation_{state}}}/{path}", body,
+       (200, 200, 200, 403, 403, 403, 401)) for state, path, body in (
+        ("open", "analysis", "analysis"), ("open", "lot-tests", "lot_test"),
+        ("open", "hazard", "hazard"), ("open", "benefit-risk", "benefit_risk"),
+        ("hazard_evaluated", "review", "review"),
+        ("advisory_review", "review/members", "member"),
+        ("advisory_review", "review/conflicts", "conflict"),
+        ("advisory_review", "review/votes", "vote"),
+        ("voted", "review/recommendation", "recommendation"),
+        ("hazard_evaluated", "decision", "decision"), ("decided", "close", "reason"))),
+    ("POST", "/api/v1/investigations/{investigation_decided_recall}/recall",
+     "from_investigation", (201, 201, 201, 403, 403, 403, 401)),
 ]
 
 CELLS = [

@@ -16,6 +16,7 @@ COMMANDS: Registry = {
     "audit": ("medsafe.cli.audit", "app"),
     "cases": ("medsafe.cli.cases", "app"),
     "signals": ("medsafe.cli.signals", "app"),
+    "recalls": ("medsafe.cli.recalls", "app"),
     "notify": ("medsafe.cli.notify", "app"),
     "serve": ("medsafe.cli.serve", "serve"),
     "demo": ("medsafe.cli.population", "demo"),

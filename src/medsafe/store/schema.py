@@ -491,3 +491,235 @@ class OutboxMessage(Base):
     # of sorting the whole backlog, and never reads delivered rows (PostgreSQL, 10,000
     # pending: 3 ms to sort them all for 100, 0.1 ms to walk the index).
     __table_args__ = (Index("ix_outbox_messages_due", "status", "available_at", "id"),)
+
+
+# -- investigations and recalls (docs/recalls.md) ------------------------------------------
+# The pure domain objects (recalls.investigation, recalls.model) are the source of truth;
+# these rows store them and `store.repositories.recalls` turns one into the other both
+# ways. Nested parts that are only ever read whole (the origin, the analysis references,
+# the hazard evaluation, benefit-risk notes, the decision) are JSON; what is queried or
+# listed on its own (lot tests, committee members, conflicts, questions, votes, products,
+# lots, steps, status reports) has rows.
+
+
+class InvestigationRow(Base):
+    """An investigation (recalls.investigation.Investigation); its steps are in the audit
+    trail (entity "investigation")."""
+
+    __tablename__ = "investigations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product: Mapped[str] = mapped_column(String(200))
+    origin_kind: Mapped[str] = mapped_column(String(20))  # signal case_cluster quality_defect
+    origin_signal_id: Mapped[str | None] = mapped_column(String(40))
+    origin: Mapped[dict[str, object]] = mapped_column(JSON)  # case_ids, lots, description
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    analysis: Mapped[dict[str, object]] = mapped_column(JSON)  # signal/case/run ids, summary
+    hazard: Mapped[dict[str, object] | None] = mapped_column(JSON)  # the §7.41 factors
+    benefit_risk: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    decision: Mapped[dict[str, object] | None] = mapped_column(JSON)  # kind, rationale, class
+    # The advisory committee: its rules (None: no committee) and its recommendation.
+    committee_rules: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    recommendation: Mapped[str | None] = mapped_column(Text)
+    # Whose investigation it is: the firm's organisation, or the regulator's (None for an
+    # administrator's own).
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"),
+                                                        index=True)
+    opened_by: Mapped[str] = mapped_column(String(80))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InvestigationLotTest(Base):
+    __tablename__ = "investigation_lot_tests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    investigation_id: Mapped[int] = mapped_column(ForeignKey("investigations.id"),
+                                                  index=True)
+    lot: Mapped[str] = mapped_column(String(100))
+    test: Mapped[str] = mapped_column(String(200))
+    result: Mapped[str] = mapped_column(String(500))
+    specification: Mapped[str] = mapped_column(String(500))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    tested_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CommitteeMember(Base):
+    __tablename__ = "committee_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    investigation_id: Mapped[int] = mapped_column(ForeignKey("investigations.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    waiver: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("investigation_id", "name"),)
+
+
+class CommitteeConflict(Base):
+    """A conflict of interest a member declared, on a product."""
+
+    __tablename__ = "committee_conflicts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("committee_members.id"), index=True)
+    product: Mapped[str] = mapped_column(String(200))
+    nature: Mapped[str] = mapped_column(Text)
+
+
+class CommitteeQuestion(Base):
+    __tablename__ = "committee_questions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    investigation_id: Mapped[int] = mapped_column(ForeignKey("investigations.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("investigation_id", "key"),)
+
+
+class CommitteeVote(Base):
+    """One member's vote on one question (at most one: the unique key)."""
+
+    __tablename__ = "committee_votes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    investigation_id: Mapped[int] = mapped_column(ForeignKey("investigations.id"))
+    member: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(String(60))
+    choice: Mapped[str] = mapped_column(String(10))  # yes no abstain
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("investigation_id", "member", "question"),)
+
+
+class RecallRow(Base):
+    """A recall record (recalls.model.RecallRecord), imported from openFDA or run in
+    medsafe. `source_key` is an imported record's identity in FDA's data (recall number
+    and event, see store.repositories.recalls.source_key): re-importing a file updates by
+    it. medsafe's own recalls have none and a number medsafe gives them."""
+
+    __tablename__ = "recalls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(10))  # openfda medsafe
+    source_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))  # the imported content
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(30), index=True)
+    classification: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    reason_category: Mapped[str | None] = mapped_column(String(200))
+    firm_name: Mapped[str] = mapped_column(String(200))
+    firm_address_1: Mapped[str | None] = mapped_column(String(200))
+    firm_address_2: Mapped[str | None] = mapped_column(String(200))
+    firm_city: Mapped[str | None] = mapped_column(String(100))
+    firm_state: Mapped[str | None] = mapped_column(String(60))
+    firm_postal_code: Mapped[str | None] = mapped_column(String(20))
+    firm_country: Mapped[str | None] = mapped_column(String(60))
+    # The firm's organisation in medsafe, when it has one: its manufacturer accounts act
+    # as the firm of Part 7.
+    firm_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"),
+                                                             index=True)
+    initiative: Mapped[str] = mapped_column(String(20))
+    distribution_pattern: Mapped[str | None] = mapped_column(Text)
+    initial_notification: Mapped[str | None] = mapped_column(String(200))
+    depth: Mapped[str | None] = mapped_column(String(20))
+    public_warning: Mapped[str | None] = mapped_column(String(20))
+    effectiveness_check: Mapped[str | None] = mapped_column(String(1))
+    initiated_on: Mapped[date | None] = mapped_column(Date)
+    classified_on: Mapped[date | None] = mapped_column(Date)
+    reported_on: Mapped[date | None] = mapped_column(Date)
+    terminated_on: Mapped[date | None] = mapped_column(Date)
+    investigation_id: Mapped[int | None] = mapped_column(ForeignKey("investigations.id"),
+                                                         unique=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecallProductRow(Base):
+    __tablename__ = "recall_products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[str | None] = mapped_column(Text)
+    all_lots: Mapped[bool] = mapped_column(Boolean)
+    code_info: Mapped[str | None] = mapped_column(Text)
+
+
+class RecallProductNdc(Base):
+    """A recalled product's package NDCs (11 digits): which recalls concern a medicine."""
+
+    __tablename__ = "recall_product_ndcs"
+    product_id: Mapped[int] = mapped_column(ForeignKey("recall_products.id"),
+                                            primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ndc: Mapped[str] = mapped_column(String(11), index=True)
+
+
+class RecallLotRow(Base):
+    """A recalled lot: its number as printed and its matching key (recalls.matching),
+    expiry and the package NDC it is a lot of, when known."""
+
+    __tablename__ = "recall_lots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("recall_products.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    lot_number: Mapped[str] = mapped_column(String(100))
+    lot_key: Mapped[str] = mapped_column(String(100), index=True)
+    expiry: Mapped[date | None] = mapped_column(Date)
+    ndc: Mapped[str | None] = mapped_column(String(11))
+    __table_args__ = (Index("ix_recall_lots_ndc_key", "ndc", "lot_key"),)
+
+
+class RecallStep(Base):
+    """One Part 7 transition taken: the history of a recall (also in the audit trail)."""
+
+    __tablename__ = "recall_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    transition: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(30))  # None: the recall's creation
+    to_state: Mapped[str] = mapped_column(String(30))
+    role: Mapped[str] = mapped_column(String(20))  # the Part 7 role it was taken as
+    account_role: Mapped[str] = mapped_column(String(20))  # the user's role (admin acts as any)
+    username: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, object]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecallStatusReport(Base):
+    """A status report (§7.53; recalls.workflow.StatusReport)."""
+
+    __tablename__ = "recall_status_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    consignees_notified: Mapped[int] = mapped_column(Integer)
+    notified_on: Mapped[date | None] = mapped_column(Date)
+    methods: Mapped[list[str]] = mapped_column(JSON)
+    consignees_responding: Mapped[int] = mapped_column(Integer)
+    quantity_on_hand: Mapped[int] = mapped_column(Integer)
+    non_responders: Mapped[int] = mapped_column(Integer)
+    quantity_returned: Mapped[int] = mapped_column(Integer)
+    quantity_corrected: Mapped[int] = mapped_column(Integer)
+    effectiveness_checks: Mapped[int] = mapped_column(Integer)
+    effectiveness_results: Mapped[str] = mapped_column(Text)
+    estimated_completion: Mapped[date | None] = mapped_column(Date)
+    non_responder_ids: Mapped[list[str]] = mapped_column(JSON)
+    filed_by: Mapped[str] = mapped_column(String(80))
+    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecallTerminationRequest(Base):
+    """The firm's request to end its recall (§7.55(b)); a refused one stays on record."""
+
+    __tablename__ = "recall_termination_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    requested_on: Mapped[date] = mapped_column(Date)
+    written_request: Mapped[str] = mapped_column(Text)
+    disposition: Mapped[str] = mapped_column(Text)
+    status_report_id: Mapped[int] = mapped_column(ForeignKey("recall_status_reports.id"))
+    requested_by: Mapped[str] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -20,11 +20,13 @@ from medsafe.store.repositories import (
     AuditEventRepository,
     CaseRepository,
     DispensingRepository,
+    InvestigationRepository,
     OrganisationRepository,
     OutboxRepository,
     PatientRepository,
     PrescriptionRepository,
     ProductRepository,
+    RecallRepository,
     SignalRepository,
     StockRepository,
     UserRepository,
@@ -44,6 +46,8 @@ class UnitOfWork:
     cases: CaseRepository
     signals: SignalRepository
     outbox: OutboxRepository
+    investigations: InvestigationRepository
+    recalls: RecallRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -75,6 +79,8 @@ class UnitOfWork:
         self.cases = CaseRepository(session)
         self.signals = SignalRepository(session)
         self.outbox = OutboxRepository(session)
+        self.investigations = InvestigationRepository(session)
+        self.recalls = RecallRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

@@ -87,6 +87,7 @@ def _routers() -> tuple[APIRouter, ...]:
         patients,
         prescriptions,
         products,
+        recalls,
         signals,
         stock,
         users,
@@ -96,7 +97,7 @@ def _routers() -> tuple[APIRouter, ...]:
     for router in (auth.router, drugs.router, assessments.router, patients.router,
                    organisations.router, products.router, stock.router, dispensing.router,
                    prescriptions.router, audit.router, users.router, cases.router,
-                   signals.router):
+                   signals.router, recalls.router):
         api.include_router(router)
     return (api,)
 

@@ -14,6 +14,7 @@ from medsafe.store.repositories.outbox import OutboxRepository
 from medsafe.store.repositories.patients import PatientRepository
 from medsafe.store.repositories.prescriptions import PrescriptionRepository
 from medsafe.store.repositories.products import ProductRepository
+from medsafe.store.repositories.recalls import InvestigationRepository, RecallRepository
 from medsafe.store.repositories.signals import SignalRepository
 from medsafe.store.repositories.stock import StockRepository
 from medsafe.store.repositories.users import UserRepository
@@ -22,11 +23,13 @@ __all__ = [
     "AuditEventRepository",
     "CaseRepository",
     "DispensingRepository",
+    "InvestigationRepository",
     "OrganisationRepository",
     "OutboxRepository",
     "PatientRepository",
     "PrescriptionRepository",
     "ProductRepository",
+    "RecallRepository",
     "SignalRepository",
     "StockRepository",
     "UserRepository",
