@@ -246,28 +246,27 @@ def _try_memory_mapping(engine: Engine, lots: list[int]) -> None:
         time_recall(connection, lots, "with the proposed PRAGMA mmap_size = 1 GiB")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_population_arguments(parser: argparse.ArgumentParser, schema: str) -> None:
+    """The options of a benchmark that runs on the synthetic population (`population`)."""
     parser.add_argument("--patients", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=None,
                         help="SQLAlchemy URL (default: a new SQLite file in a temp folder)")
-    parser.add_argument("--schema", default="bench_store",
+    parser.add_argument("--schema", default=schema,
                         help="PostgreSQL schema to create, fill and drop")
     parser.add_argument("--seed", type=int, default=20261126)
-    parser.add_argument("--lots", type=int, default=100, help="lots to time the query on")
     parser.add_argument("--method", default="auto",
                         choices=("auto", "copy", "executemany", "core"))
-    parser.add_argument("--no-proposals", action="store_true",
-                        help="skip timing the query with the proposed index / engine setting")
-    parser.add_argument("--no-gc-freeze", action="store_true",
-                        help="time the query without freezing Python's collector first")
     parser.add_argument("--keep", action="store_true",
                         help="keep the database (SQLite file or schema) afterwards")
     parser.add_argument("--existing", action="store_true",
-                        help="only time the query on a database loaded before with --keep")
-    args = parser.parse_args()
-    print(f"machine: {machine()}")
+                        help="only measure on a database loaded before with --keep")
+
+
+@contextmanager
+def population(args: argparse.Namespace) -> Iterator[Engine]:
+    """The benchmark's database (options of `add_population_arguments`): a fresh one with
+    the population loaded, or with --existing one kept from an earlier run. Prints the
+    database, the load and the size."""
     database = (existing_database(args.database_url, args.schema) if args.existing
                 else fresh_database(args.database_url, args.schema, args.keep))
     with database as engine:
@@ -276,6 +275,21 @@ def main() -> None:
             print(f"loading {args.patients:,} patients (seed {args.seed}):")
             report_load(load(engine, args.patients, args.seed, cast(Method, args.method)))
         print(f"size: {database_size(engine)}")
+        yield engine
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_population_arguments(parser, "bench_store")
+    parser.add_argument("--lots", type=int, default=100, help="lots to time the query on")
+    parser.add_argument("--no-proposals", action="store_true",
+                        help="skip timing the query with the proposed index / engine setting")
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="time the query without freezing Python's collector first")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with population(args) as engine:
         recall_latency(engine, args.lots, args.seed, not args.no_proposals,
                        not args.no_gc_freeze)
         print(f"machine after the run: load average "

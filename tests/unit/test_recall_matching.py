@@ -141,6 +141,17 @@ def test_a_stored_lot_with_another_expiry_is_another_lot() -> None:
                    stored("55111-180-15", "C209369", None)) == ["C208625", "C209369"]
 
 
+def test_one_number_printed_with_two_expiries_matches_a_stored_lot_of_either() -> None:
+    # D-1238-2014, the Walgreens-labelled nicotine lozenge (code_info cut to its lots)
+    keys = recalled("Nicotine Walgreens, Distributed by: Walgreen Co., 200 Wilmot Rd., "
+                    "Deerfield, IL 60015. 72 Count NDC: 0363-0446-01.",
+                    "Labeled C) 72 Ct Vial:  Lot # 13875 (exp 5/14), 13642 (exp 7/14), "
+                    "13770 (exp 8/14) & 13875 (exp 11/14).")
+    assert numbers(keys, stored("0363-0446-01", "13875", date(2014, 11, 30)),
+                   stored("00363044601", "13875", date(2014, 5, 31)),
+                   stored("0363-0446-01", "13875", date(2014, 6, 30))) == ["13875", "13875"]
+
+
 # -- recalls ---------------------------------------------------------------------------------
 
 GABLOFEN = ("Gablofen (baclofen injection), 50 mcg/mL, Single Use Syringe, Rx only, packaged "

@@ -28,7 +28,9 @@ The rules:
 4. Expiry is optional. A recalled lot and a stored lot with the same NDC and lot key are
    the same lot unless both expiries are known and fall in different months: a month
    printed on a recall stands for its last day (USP <7>), while a store may hold the
-   day printed on the pack, so days within one month are not told apart.
+   day printed on the pack, so days within one month are not told apart. Each expiry a
+   recall gives a number is a key of its own, and a stored lot matches any of them (one
+   recall may print one number with two expiries, D-1238-2014).
 5. "All lots": every stored lot of each NDC of the recalled product.
 6. A recalled product with no NDC matches nothing: a lot number alone is not unique across
    firms. Its lots are reported as unmatchable rather than guessed at.

@@ -190,6 +190,11 @@ class AffectedRepository(Repository):
         table.create(connection)
         if rows:
             connection.execute(insert(table), rows)
+        if connection.dialect.name == "postgresql":
+            # No statistics, no good plan: PostgreSQL guesses a temporary table's size and
+            # then scanned all ten million dispensings to count a few thousand (2.2 s
+            # against 0.15 s at a million patients, measured with bench_recall).
+            connection.exec_driver_sql(f"ANALYZE {table.name}")
         yield
         table.drop(connection)
 
