@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from medsafe.store.repositories import (
+    AffectedRepository,
     AuditEventRepository,
     CaseRepository,
     DispensingRepository,
@@ -48,6 +49,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     investigations: InvestigationRepository
     recalls: RecallRepository
+    affected: AffectedRepository  # who holds and who received a recall's lots
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -81,6 +83,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.investigations = InvestigationRepository(session)
         self.recalls = RecallRepository(session)
+        self.affected = AffectedRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

@@ -6,6 +6,7 @@ clauses of `medsafe.security.permissions` in, so that the rules stay where the u
 are and the SQL stays here.
 """
 
+from medsafe.store.repositories.affected import AffectedRepository
 from medsafe.store.repositories.audit import AuditEventRepository
 from medsafe.store.repositories.cases import CaseRepository
 from medsafe.store.repositories.dispensings import DispensingRepository
@@ -20,6 +21,7 @@ from medsafe.store.repositories.stock import StockRepository
 from medsafe.store.repositories.users import UserRepository
 
 __all__ = [
+    "AffectedRepository",
     "AuditEventRepository",
     "CaseRepository",
     "DispensingRepository",
