@@ -7,7 +7,8 @@ server.
 Each run writes the notices into the outbox of a fresh database (one transaction, as a
 recall's fan-out does), then times `Dispatcher.run(once=True)` delivering every one of them
 to aiosmtpd (a real SMTP server, in its own process so that it does not share our
-interpreter) and recording every outcome. Default: a SQLite file in a temporary folder;
+interpreter; `--server-delay` makes it answer each message later, like a relay on
+another machine) and recording every outcome. Default: a SQLite file in a temporary folder;
 also PostgreSQL, in a fresh schema, when MEDSAFE_TEST_POSTGRES_URL (or --postgres-url)
 is set. Prints the median of the runs in notices per second (target: 500/s) for each
 batch size and number of connections; a batch is also the most copies a crash can
@@ -17,6 +18,7 @@ cause. Asserts nothing.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -38,12 +40,30 @@ from medsafe.store.uow import uow_factory
 TARGET = 500.0
 
 
+class SlowSink:
+    """An aiosmtpd handler that discards every message after `delay_ms` milliseconds: a
+    relay farther away than this machine's loopback."""
+
+    def __init__(self, delay_ms: float) -> None:
+        self.delay = delay_ms / 1000
+
+    @classmethod
+    def from_cli(cls, parser: argparse.ArgumentParser, *args: str) -> SlowSink:
+        return cls(float(args[0]) if args else 0.0)
+
+    async def handle_DATA(self, server: object, session: object,  # noqa: N802
+                          envelope: object) -> str:
+        await asyncio.sleep(self.delay)
+        return "250 OK"
+
+
 @contextmanager
-def smtp_sink(port: int) -> Iterator[None]:
+def smtp_sink(port: int, delay_ms: float) -> Iterator[None]:
     """aiosmtpd in a child process, accepting and discarding every message."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-         "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "benchmarks.bench_notify.SlowSink",
+         "-l", f"127.0.0.1:{port}", str(delay_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while not _accepts(port):
@@ -128,14 +148,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, action="append",
                         help="SMTP connections at once (repeatable; default 4)")
     parser.add_argument("--port", type=int, default=8625, help="the SMTP server's port")
+    parser.add_argument("--server-delay", type=float, default=0.0, metavar="MS",
+                        help="the SMTP server answers each message this much later (a "
+                             "relay that is not on this machine)")
     parser.add_argument("--postgres-url", default=os.environ.get("MEDSAFE_TEST_POSTGRES_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     settings = [(batch, connections) for batch in args.batch or [100]
                 for connections in args.connections or [4]]
     print(f"machine: {machine()}")
-    print(f"{args.notices:,} notices, aiosmtpd on 127.0.0.1:{args.port} in its own process")
-    with smtp_sink(args.port):
+    print(f"{args.notices:,} notices, aiosmtpd on 127.0.0.1:{args.port} in its own process, "
+          f"answering each message {args.server_delay:g} ms late")
+    with smtp_sink(args.port, args.server_delay):
         if not args.no_sqlite:
             measure(None, "SQLite file", args.notices, args.runs, settings, args.port)
         if args.postgres_url:

@@ -193,7 +193,8 @@ def test_a_failed_message_backs_off_and_is_dead_after_the_last_attempt(
         assert (failed.next_attempt is None) == (attempt == 3)
     with container.uow() as uow:
         assert uow.outbox.claim_due(1, now=now + timedelta(days=30), lease=LEASE) == []
-        [dead] = uow.outbox.dead(10)
+        [dead] = uow.outbox.failing("dead", 10)
+        assert uow.outbox.failing("pending", 10) == []
         assert dead.last_error == "451 busy (3)"
 
 

@@ -18,6 +18,7 @@ from medsafe.cli.common import DatabaseUrlOption, DataDirOption, open_container
 from medsafe.cli.errors import reported_errors
 from medsafe.notify.channels import channels_from
 from medsafe.notify.dispatcher import Dispatcher, Tally
+from medsafe.records import aware
 from medsafe.store.migrate import is_current
 
 app = typer.Typer(help="Notices: deliver the outbox by e-mail and webhook, and see what "
@@ -67,18 +68,22 @@ def run(
 
 @app.command(name="status")
 def status(
-    dead: Annotated[int, typer.Option(min=0, max=1000, help="dead messages to list")] = 20,
+    failing: Annotated[int, typer.Option(
+        min=0, max=1000, help="dead messages, and messages waiting for a retry, to list")
+    ] = 20,
     database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
 ) -> None:
-    """Messages by topic and status (with how many were acknowledged), and the dead
-    ones with their last error."""
+    """Messages by topic and status (with how many were acknowledged); the dead ones and
+    those waiting for a retry, with their last error."""
     with reported_errors():
         container = open_container(database_url, data_dir)
         is_current(container.engine, raise_if_not=True)
         with container.uow() as uow:
             counts = uow.outbox.counts()
-            failed = [(m.message_id, m.topic, m.recipient, m.attempts, m.last_error or "")
-                      for m in uow.outbox.dead(dead)] if dead else []
+            lists = {state: [(m.message_id, m.topic, m.recipient, str(m.attempts),
+                              f"{aware(m.available_at):%Y-%m-%d %H:%M:%S}", m.last_error or "")
+                             for m in uow.outbox.failing(state, failing)]
+                     for state in ("dead", "pending")} if failing else {}
     table = Table(title=f"outbox ({sum(c.messages for c in counts):,} messages)")
     for column in ("topic", "status", "messages", "acknowledged"):
         table.add_column(column, justify="right" if column in ("messages", "acknowledged")
@@ -87,13 +92,16 @@ def status(
         table.add_row(count.topic, count.status, f"{count.messages:,}",
                       f"{count.acknowledged:,}")
     console.print(table)
-    if failed:
-        listing = Table(title="dead messages (latest first)")
-        for column in ("message id", "topic", "recipient", "attempts", "last error"):
-            listing.add_column(column)
-        for message_id, topic, recipient, attempts, error in failed:
-            listing.add_row(message_id, topic, recipient, str(attempts), error)
-        console.print(listing)
+    for state, title, when in (("dead", "dead messages", "died"),
+                               ("pending", "waiting for a retry", "next attempt")):
+        if lists.get(state):
+            listing = Table(title=f"{title} (latest first)")
+            for column in ("message id", "topic", "recipient", "attempts", f"{when} (UTC)",
+                           "last error"):
+                listing.add_column(column)
+            for row in lists[state]:
+                listing.add_row(*row)
+            console.print(listing)
 
 
 class _Progress:

@@ -203,9 +203,11 @@ class OutboxRepository:
         return [TopicCount(topic, status, int(n), int(acked)) for topic, status, n, acked
                 in rows]
 
-    def dead(self, limit: int) -> list[OutboxMessage]:
-        """The dead messages, latest first, with their last error."""
+    def failing(self, status: str, limit: int) -> list[OutboxMessage]:
+        """Messages with failed attempts in this status (dead, or pending a retry),
+        latest first, with their last error."""
         return list(self.session.execute(
-            select(OutboxMessage).where(OutboxMessage.status == "dead")
+            select(OutboxMessage)
+            .where(OutboxMessage.status == status, OutboxMessage.attempts > 0)
             .order_by(OutboxMessage.available_at.desc(), OutboxMessage.id.desc())
             .limit(limit)).scalars())
