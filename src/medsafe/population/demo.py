@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 
 from medsafe.errors import MedsafeError
+from medsafe.population.generator import STORY_REACTIONS
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
 from medsafe.store.schema import (
     CareRelationship,
     CaseDrug,
+    CaseReaction,
     Dispensing,
     Lot,
     Organisation,
@@ -27,6 +29,8 @@ from medsafe.store.schema import (
 from medsafe.store.uow import UnitOfWork, UowFactory
 
 DEMO_PASSWORD = "medsafe-demo-2026"
+STORY_REACTION = STORY_REACTIONS[0].term
+"""The reaction that clusters on the story's two lots (worsening spasticity)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +40,17 @@ class DemoLogin:
     who: str
 
 
-def _story_lot(uow: UnitOfWork) -> Lot:
-    """The lot with the most synthetic reports: the first of the story's two lots."""
+def story_lot(uow: UnitOfWork) -> Lot:
+    """The first of the story's two lots: the lot with the most cases of the story's
+    reaction (which no background report has), ties by lot id. Not the lot with the most
+    reports: from a few thousand patients on, background reports outnumber the story's
+    on some other lot."""
     lot_id = uow.session.execute(
         select(CaseDrug.lot_id)
-        .where(CaseDrug.lot_id.is_not(None))
+        .join(CaseReaction, CaseReaction.case_id == CaseDrug.case_id)
+        .where(CaseDrug.lot_id.is_not(None), CaseReaction.term == STORY_REACTION)
         .group_by(CaseDrug.lot_id)
-        .order_by(func.count().desc(), CaseDrug.lot_id)
+        .order_by(func.count(distinct(CaseDrug.case_id)).desc(), CaseDrug.lot_id)
         .limit(1)
     ).scalar_one()
     return uow.session.get_one(Lot, lot_id)
@@ -61,7 +69,7 @@ def create_demo_accounts(uow: UnitOfWork) -> list[DemoLogin]:
     existing = {u.username for u in uow.session.execute(select(User)).scalars()}
     if "alice-admin" in existing:
         return demo_logins(uow)
-    lot = _story_lot(uow)
+    lot = story_lot(uow)
     product = uow.session.get_one(Product, lot.product_id)
     pharmacy_id = _busiest(uow, Dispensing.pharmacy_id, lot)
     physician_id = _busiest(uow, Dispensing.prescriber_id, lot)
@@ -120,7 +128,7 @@ def store_demo_signal_runs(uows: UowFactory, say: Callable[[str], None]) -> None
     from medsafe.signals import management
 
     with uows() as uow:
-        ingredient = uow.session.get_one(Product, _story_lot(uow).product_id).ingredient_id
+        ingredient = uow.session.get_one(Product, story_lot(uow).product_id).ingredient_id
     for axis, within in (("lot", ingredient), ("ingredient", None)):
         scope = f"by {axis}" + (f" within {within}" if within else "")
         try:

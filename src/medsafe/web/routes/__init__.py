@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from medsafe.web.routes import auth, cases, duplicates, home, notices, patients, public, signals
+from medsafe.web.routes import (
+    auth,
+    cases,
+    demo_mail,
+    duplicates,
+    home,
+    notices,
+    patients,
+    public,
+    signals,
+)
 
 # duplicates before cases: `/cases/duplicates` would otherwise match `/cases/{reference}`.
 ROUTERS: tuple[APIRouter, ...] = (public.router, auth.login_router, auth.router, home.router,
                                   patients.router, duplicates.router, cases.router,
-                                  signals.router, notices.router)
+                                  signals.router, notices.router, demo_mail.router)
