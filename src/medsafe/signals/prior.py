@@ -47,6 +47,15 @@ STARTS: tuple[Prior, ...] = (
     Prior(0.5, 0.3, 12, 12, 0.8), Prior(0.2, 0.2, 5, 5, 0.4), Prior(0.2, 0.06, 1.4, 1.8, 0.1),
 )
 
+# When the standard starts disagree on a small (unsquashed) table, a grid of further
+# starts decides: a second component of weight 1 %, 5 % or 20 % and mean 2, 5 or 20 times
+# the first, each with shapes 1 or 50 (a flat or a peaked gamma). Cheap on a small table,
+# and a few-cell comparison (the lots of one medicine) often has its maximum where only a
+# start with a small high-ratio component finds it.
+EXTRA_STARTS: tuple[Prior, ...] = tuple(
+    Prior(shape, shape / ratio, shape, shape, weight)
+    for weight in (0.01, 0.05, 0.2) for ratio in (2.0, 5.0, 20.0) for shape in (1.0, 50.0))
+
 
 class FitFailed(MedsafeError):
     """The prior could not be fitted: no start converged, or too few agreed."""
@@ -106,6 +115,13 @@ def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
         runs_list.append(_run(start, count, expect, weight, n_star))
         if len(runs_list) >= EARLY_STOP_AFTER and _settled(runs_list, ll_tolerance):
             break  # three starts already agree on the maximum: the rest would too
+    extra = 0
+    if squashed is None and not _trusted(runs_list, ll_tolerance, min_agree):
+        for start in EXTRA_STARTS:
+            runs_list.append(_run(start, count, expect, weight, n_star))
+            extra += 1
+            if _trusted(runs_list, ll_tolerance, min_agree):
+                break
     runs = tuple(runs_list)
     converged = [r for r in runs if r.converged]
     if not converged:
@@ -120,6 +136,8 @@ def fit_prior(n: ArrayLike, e: ArrayLike, *, n_star: int = 1,
     notes = [f"{len(converged)} of {len(runs)} starts converged"
              + (f" (the other {len(starts) - len(runs)} were not needed)"
                 if len(runs) < len(starts) else "")
+             + (f" ({extra} of them from the extra grid, run because the first "
+                f"{len(starts)} disagreed)" if extra else "")
              + f"; {agreeing} agree with the best within {ll_tolerance} in log-likelihood"]
     if squashed is not None:
         notes.append(f"fitted on {squashed.points:,} squashed points standing for "
@@ -161,6 +179,15 @@ def _polish(prior: Prior, n: Array, e: Array, n_star: int, limit: int
 
 def _bounds() -> list[tuple[float, float]]:
     return [_log_bounds(BOUNDS_SHAPE_RATE)] * 4 + [_logit_bounds(BOUNDS_P)]
+
+
+def _trusted(runs: Sequence[Start], tolerance: float, min_agree: int) -> bool:
+    """Whether at least `min_agree` other converged starts reached the best one."""
+    converged = [r for r in runs if r.converged]
+    if not converged:
+        return False
+    best = max(r.loglik for r in converged)
+    return sum(1 for r in converged if best - r.loglik <= tolerance) - 1 >= min_agree
 
 
 def _settled(runs: Sequence[Start], tolerance: float) -> bool:
