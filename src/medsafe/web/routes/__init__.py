@@ -10,13 +10,16 @@ from medsafe.web.routes import (
     demo_mail,
     duplicates,
     home,
+    investigations,
     notices,
     patients,
     public,
+    recalls,
     signals,
 )
 
 # duplicates before cases: `/cases/duplicates` would otherwise match `/cases/{reference}`.
 ROUTERS: tuple[APIRouter, ...] = (public.router, auth.login_router, auth.router, home.router,
                                   patients.router, duplicates.router, cases.router,
-                                  signals.router, notices.router, demo_mail.router)
+                                  signals.router, notices.router, recalls.router,
+                                  investigations.router, demo_mail.router)

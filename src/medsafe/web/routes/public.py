@@ -1,4 +1,5 @@
-"""Public pages, no login: what medsafe is, the medicines list and one page per medicine."""
+"""Public pages, no login: what medsafe is, the medicines list and one page per medicine,
+with the medicine's open recalls (`routes.recalls.open_recalls_of`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from medsafe.knowledge.model import Cited, Interaction, Source
 from medsafe.web import catalog_view as cv
 from medsafe.web.labels import POSITIVE_STATUSES
+from medsafe.web.routes.recalls import any_published, open_recalls_of
 from medsafe.web.routing import PageRoute, is_partial
 from medsafe.web.session import MaybeCaller, container_of
 from medsafe.web.templating import render
@@ -45,11 +47,15 @@ def _source(statement: Cited) -> Source:
 @router.get("/drugs/{drug_id}")
 def drug(request: Request, caller: MaybeCaller,
          drug_id: Annotated[str, Path(min_length=1, max_length=100)]) -> Response:
-    catalog = container_of(request).catalog
+    container = container_of(request)
+    catalog = container.catalog
     ing = catalog.ingredient(drug_id)
     if ing.id != drug_id:
         # /drugs/Gablofen finds baclofen; the page has one address, its id.
         return RedirectResponse(f"/drugs/{ing.id}", status_code=308)
+    with container.uow() as uow:
+        open_recalls = open_recalls_of(uow, catalog, ing.id)
+        recalls_recorded = bool(open_recalls) or any_published(uow)
 
     def partner(interaction: Interaction) -> str:
         if interaction.with_class is not None:
@@ -74,4 +80,6 @@ def drug(request: Request, caller: MaybeCaller,
         "cautions": cv.cited_groups(ing.cautions, _source),
         "monitoring": cv.cited_groups(ing.monitoring, _source),
         "related": cv.related(ing, catalog),
+        "open_recalls": open_recalls,
+        "recalls_recorded": recalls_recorded,
     })
