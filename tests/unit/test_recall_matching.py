@@ -213,6 +213,26 @@ def test_a_recall_without_an_ndc_matches_nothing_and_names_its_lots_as_unmatchab
     assert match(keys, [stored("00000-0000-00", "07142015#7192@1")]) == []
 
 
+def test_a_recall_without_an_ndc_is_matched_among_its_own_firms_lots_only() -> None:
+    # medsafe's own recall of two lots held in its store, whose products carry no NDC
+    product = RecallProduct(description="Baclofen 10 mg tablets",
+                            lots=(RecallLot(number="SYN-BAC10-00014"),
+                                  RecallLot(number="syn-bac10-00015")))
+    keys = product_keys(product, firm="Aldgate Pharma (synthetic)")
+    assert keys.unmatchable == ()
+    ours, theirs = "Aldgate Pharma (synthetic)", "Another Firm"
+    lots = [StoredLot(1, 1, "SYN-ALD-BAC10", "baclofen", "SYN-BAC10-00014", None, ours),
+            StoredLot(2, 1, "SYN-ALD-BAC10", "baclofen", "SYN-BAC10-00015", None,
+                      "ALDGATE PHARMA (SYNTHETIC)"),
+            StoredLot(3, 1, "SYN-ALD-BAC10", "baclofen", "SYN-BAC10-00016", None, ours),
+            StoredLot(4, 2, "SYN-OTH-BAC10", "baclofen", "SYN-BAC10-00014", None, theirs),
+            StoredLot(5, 3, "SYN-ALD-BAC10", "baclofen", "SYN-BAC10-00015", None)]
+    found = match(keys, lots)
+    assert [(lot.lot_id, lot.by, lot.ndc) for lot in found] == [
+        (1, "firm lot", ""), (2, "firm lot", "")]
+    assert product_keys(product).unmatchable == ("SYN-BAC10-00014", "syn-bac10-00015")
+
+
 def test_many_recalls_matched_at_once_find_what_each_finds_alone() -> None:
     recalls = {
         "D-1742-2019": recalled(GABLOFEN, "Lot #: 2155-111, 2155-111A, Exp 6/20"),

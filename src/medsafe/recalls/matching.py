@@ -32,8 +32,13 @@ The rules:
    recall gives a number is a key of its own, and a stored lot matches any of them (one
    recall may print one number with two expiries, D-1238-2014).
 5. "All lots": every stored lot of each NDC of the recalled product.
-6. A recalled product with no NDC matches nothing: a lot number alone is not unique across
-   firms. Its lots are reported as unmatchable rather than guessed at.
+6. A recalled product with no NDC is matched by its firm: a lot number alone is not unique
+   across firms, but a firm's own lot numbers name its own lots. Its lots are looked for
+   among the lots of the products whose manufacturer is the store organisation named as
+   the recalling firm (names compared without case); this is how medsafe's own recalls of
+   lots held in its store (codes that are no NDC) find them. Without such an organisation
+   they are reported as unmatchable rather than guessed at, and "all lots" without an NDC
+   matches nothing.
 """
 
 from __future__ import annotations
@@ -120,14 +125,31 @@ class LotKey:
 
 
 @dataclass(frozen=True, slots=True)
+class FirmLotKey:
+    """One recalled lot of a product with no NDC (rule 6): the recalling firm's name as
+    compared (case folded), the lot's key, the number as printed, its expiry."""
+
+    firm: str
+    key: str
+    number: str
+    expiry: date | None
+
+
+@dataclass(frozen=True, slots=True)
 class RecallKeys:
     """What a recall is matched by: its lots (each under its NDC), the NDCs whose every lot
-    is recalled, and the lot numbers that cannot be matched (no NDC; nothing left of the
-    number)."""
+    is recalled, the lots of products without an NDC (by firm), and the lot numbers that
+    cannot be matched (nothing left of the number)."""
 
     lots: tuple[LotKey, ...] = ()
     all_lots: frozenset[str] = frozenset()
     unmatchable: tuple[str, ...] = ()
+    firm_lots: tuple[FirmLotKey, ...] = ()
+
+    @property
+    def firms(self) -> frozenset[str]:
+        """The firms whose products' lots are looked up by number."""
+        return frozenset(lot.firm for lot in self.firm_lots)
 
     @property
     def ndcs(self) -> frozenset[str]:
@@ -137,16 +159,24 @@ class RecallKeys:
     def __add__(self, other: RecallKeys) -> RecallKeys:
         return RecallKeys(lots=tuple(dict.fromkeys(self.lots + other.lots)),
                           all_lots=self.all_lots | other.all_lots,
-                          unmatchable=self.unmatchable + other.unmatchable)
+                          unmatchable=self.unmatchable + other.unmatchable,
+                          firm_lots=tuple(dict.fromkeys(self.firm_lots + other.firm_lots)))
 
 
-def product_keys(product: RecallProduct) -> RecallKeys:
-    """The keys of one recalled product (rules 3, 5 and 6)."""
+def product_keys(product: RecallProduct, firm: str | None = None) -> RecallKeys:
+    """The keys of one recalled product (rules 3, 5 and 6); `firm` is the recalling firm's
+    name, for the lots of a product without an NDC."""
     lots: list[LotKey] = []
+    firm_lots: list[FirmLotKey] = []
     unmatchable: list[str] = []
+    by_firm = firm.strip().casefold() if firm and firm.strip() else None
     for lot in product.lots:
         key = lot_key(lot.number)
         ndcs = (lot.ndc,) if lot.ndc is not None else product.ndcs
+        if key and not ndcs and by_firm:
+            firm_lots.append(FirmLotKey(firm=by_firm, key=key, number=lot.number,
+                                        expiry=lot.expiry))
+            continue
         if not key or not ndcs:
             unmatchable.append(lot.number)
             continue
@@ -154,14 +184,14 @@ def product_keys(product: RecallProduct) -> RecallKeys:
                     for ndc in ndcs)
     return RecallKeys(lots=tuple(dict.fromkeys(lots)),
                       all_lots=frozenset(product.ndcs) if product.all_lots else frozenset(),
-                      unmatchable=tuple(unmatchable))
+                      unmatchable=tuple(unmatchable), firm_lots=tuple(firm_lots))
 
 
 def recall_keys(recall: RecallRecord) -> RecallKeys:
     """The keys of every product of a recall."""
     keys = RecallKeys()
     for product in recall.products:
-        keys = keys + product_keys(product)
+        keys = keys + product_keys(product, recall.firm.name)
     return keys
 
 
@@ -178,13 +208,15 @@ class StoredLot:
     product_name: str
     lot_number: str
     expiry: date | None
+    manufacturer: str | None = None  # the maker's name, for rule 6
 
 
 @dataclass(frozen=True, slots=True)
 class AffectedLot:
-    """A stored lot a recall concerns, the NDC it was matched under, and why: its lot
-    number ("lot", with the number as the recall writes it) or every lot of its NDC
-    ("all lots")."""
+    """A stored lot a recall concerns, the NDC it was matched under (empty when matched
+    by firm), and why: its lot number ("lot", with the number as the recall writes it),
+    every lot of its NDC ("all lots"), or its number among the recalling firm's lots
+    ("firm lot", rule 6)."""
 
     lot_id: int
     product_id: int
@@ -193,7 +225,7 @@ class AffectedLot:
     product_name: str
     lot_number: str
     expiry: date | None
-    by: Literal["lot", "all lots"]
+    by: Literal["lot", "all lots", "firm lot"]
     recalled_as: str | None = None
 
 
@@ -209,14 +241,22 @@ def match_many(keys: Mapping[K, RecallKeys], stored: Iterable[StoredLot]
     the number of recalls."""
     by_lot: dict[tuple[str, str], list[tuple[K, LotKey]]] = {}
     by_ndc: dict[str, list[K]] = {}
+    by_firm: dict[tuple[str, str], list[tuple[K, FirmLotKey]]] = {}
     for name, recall in keys.items():
         for lot in recall.lots:
             by_lot.setdefault((lot.ndc, lot.key), []).append((name, lot))
         for ndc in recall.all_lots:
             by_ndc.setdefault(ndc, []).append(name)
+        for firm_lot in recall.firm_lots:
+            by_firm.setdefault((firm_lot.firm, firm_lot.key), []).append((name, firm_lot))
     found: dict[K, dict[int, AffectedLot]] = {}
     for row in stored:
         key = lot_key(row.lot_number)
+        if row.manufacturer is not None:
+            for name, firm_lot in by_firm.get((row.manufacturer.strip().casefold(), key), ()):
+                if same_expiry(firm_lot.expiry, row.expiry):
+                    found.setdefault(name, {}).setdefault(
+                        row.lot_id, _affected(row, "", "firm lot", firm_lot.number))
         for ndc in stored_ndcs(row.product_code):
             for name in by_ndc.get(ndc, ()):
                 found.setdefault(name, {}).setdefault(
@@ -228,7 +268,7 @@ def match_many(keys: Mapping[K, RecallKeys], stored: Iterable[StoredLot]
     return {name: list(lots.values()) for name, lots in found.items()}
 
 
-def _affected(row: StoredLot, ndc: str, by: Literal["lot", "all lots"],
+def _affected(row: StoredLot, ndc: str, by: Literal["lot", "all lots", "firm lot"],
               recalled_as: str | None) -> AffectedLot:
     return AffectedLot(lot_id=row.lot_id, product_id=row.product_id, ndc=ndc,
                        product_code=row.product_code, product_name=row.product_name,

@@ -69,7 +69,7 @@ class AffectedRepository(Repository):
 
     def affected(self, keys: RecallKeys) -> Affected:
         """The stored lots one recall concerns, who holds them and who received them."""
-        lots = match(keys, self.stored_lots(keys.ndcs))
+        lots = match(keys, self.stored_lots(keys.ndcs) + self.firm_lots(keys.firms))
         lot_ids = sorted({lot.lot_id for lot in lots})
         return Affected(lots=tuple(lots), holders=tuple(self.holders(lot_ids)),
                         recipients=tuple(self.recipients(lot_ids)))
@@ -83,6 +83,21 @@ class AffectedRepository(Repository):
             found.extend(self._stored(_lots().where(
                 Product.code.in_(spellings[start:start + CHUNK]))))
         return found
+
+    def firm_lots(self, firms: Collection[str]) -> list[StoredLot]:
+        """Every stored lot of the products whose manufacturer is named as one of these
+        firms (case folded; rule 6 of `matching`), with the manufacturer's name."""
+        if not firms:
+            return []
+        rows = self.session.execute(
+            select(Lot.id, Lot.product_id, Product.code, Product.name, Lot.lot_number,
+                   Lot.expiry, Organisation.name)
+            .join(Product, Product.id == Lot.product_id)
+            .join(Organisation, Organisation.id == Product.manufacturer_id)
+            .where(func.lower(Organisation.name).in_(sorted(firms)))).all()
+        return [StoredLot(lot_id=row[0], product_id=row[1], product_code=row[2],
+                          product_name=row[3], lot_number=row[4], expiry=row[5],
+                          manufacturer=row[6]) for row in rows]
 
     def holders(self, lot_ids: Sequence[int]) -> list[Holder]:
         """Who has units of these lots on hand (stock above zero), by name and lot."""
@@ -129,7 +144,8 @@ class AffectedRepository(Repository):
         with self._temporary(_SPELLINGS, spellings):
             stored = self._stored(_lots().join(_SPELLINGS,
                                                _SPELLINGS.c.code == Product.code))
-        return match_many(keys, stored)
+        firms = frozenset(firm for recall in keys.values() for firm in recall.firms)
+        return match_many(keys, stored + self.firm_lots(firms))
 
     def reach(self, lots: Mapping[K, Sequence[AffectedLot]]) -> tuple[dict[K, Reach], Reach]:
         """How far each recall reaches (lots; organisations holding them; organisations
