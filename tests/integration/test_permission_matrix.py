@@ -35,6 +35,7 @@ from medsafe.assessment.engine import assess
 from medsafe.assessment.report import assessment_document
 from medsafe.bootstrap import Container
 from medsafe.cases import service as cases
+from medsafe.interop.gs1 import gtin_check_digit
 from medsafe.recalls import service as recalls
 from medsafe.recalls.inputs import NewRecall
 from medsafe.records import organisations, patients
@@ -179,8 +180,11 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
                              "ingredient_id": "baclofen", "manufacturer_id": w.ids["mo_pharma"]},
     "lot": lambda w, n: {"lot_number": f"L-{n}", "expiry": "2032-01-31"},
     "stock": lambda w, n: {"quantity": 100_000},
+    # Mo's lot is under the world's published recall: dispensing it takes an override.
     "dispense_cared": lambda w, n: {"patient": w.ids["cared"], "lot_id": w.ids["mo_lot"],
-                                    "quantity": 1},
+                                    "quantity": 1, "override_reason": "no other supply"},
+    "dispense_recalled": lambda w, n: {"patient": w.ids["cared"], "lot_id": w.ids["mo_lot"],
+                                       "quantity": 1},
     "dispense_other": lambda w, n: {"patient": w.ids["other"], "lot_id": w.ids["mo_lot"],
                                     "quantity": 1},
     "prescribe_cared": lambda w, n: {"patient": w.ids["cared"], "ingredient": "baclofen",
@@ -188,6 +192,9 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
     "prescribe_other": lambda w, n: {"patient": w.ids["other"], "ingredient": "baclofen",
                                      "dose_text": "5 mg three times a day"},
     "stop": lambda w, n: {"reason": "drowsiness at work"},
+    # A pack of Mo's recalled lot: GTIN-14 of NDC 12345-678-90 (ten digits 1234567890).
+    "scan": lambda w, n: {"element_string": f"(01)0031234567890{gtin_check_digit('0031234567890')}"
+                                            "(17)311231(10)MO-001"},
     "case": lambda w, n: case_report(f"US-MATRIX-BODY-{n}").model_dump(mode="json"),
     "step": lambda w, n: {"reason": "triaged"},
     "duplicate_search": lambda w, n: {"threshold": 50},
@@ -315,6 +322,7 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
     ("GET", "/api/v1/dispensings", None, (200, 200, 403, 200, 200, 200, 401)),
     ("POST", "/api/v1/dispensings", "dispense_cared", (403, 403, 403, 201, 403, 403, 401)),
     ("POST", "/api/v1/dispensings", "dispense_other", (403, 403, 403, 404, 403, 403, 401)),
+    ("POST", "/api/v1/dispensings", "dispense_recalled", (403, 403, 403, 409, 403, 403, 401)),
     ("GET", "/api/v1/dispensings/recipients?lot_id={mo_lot}", None,
      (200, 200, 403, 200, 200, 200, 401)),
     ("GET", "/api/v1/dispensings/{cared_dispensing}", None,
@@ -379,6 +387,8 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
     ("POST", "/api/v1/recalls", "recall", (201, 403, 201, 403, 403, 403, 401)),
     ("GET", "/api/v1/recalls/{mo_recall}", None, (200, 200, 200, 200, 200, 200, 401)),
     ("GET", "/api/v1/recalls/{acme_draft}", None, (200, 200, 404, 404, 404, 404, 401)),
+    # the scan check: anyone signed in may ask whether a pack is recalled
+    ("POST", "/api/v1/scans", "scan", (200, 200, 200, 200, 200, 200, 401)),
     ("POST", "/api/v1/recalls/{recall_detected}/steps", "recall_step",
      (200, 200, 200, 404, 404, 403, 401)),
     ("POST", "/api/v1/recalls/{recall_initiated}/classification", "classification",

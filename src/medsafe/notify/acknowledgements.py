@@ -38,11 +38,14 @@ def acknowledge(uow: UnitOfWork, token: str) -> NoticeToAcknowledge:
     when it was."""
     if not ACK_TOKEN.fullmatch(token):
         raise NotFound(UNKNOWN)
-    found = uow.outbox.acknowledge(token, at=now())
+    at = now()
+    found = uow.outbox.acknowledge(token, at=at)
     if found is None:
         raise NotFound(UNKNOWN)
     row, first = found
     if first:
+        # A recall's patient notice sent as this message is acknowledged with it.
+        uow.recall_notices.acknowledged(row.id, at)
         audit.record(uow, SYSTEM, "notice.acknowledge", "notice", row.message_id,
                      {"topic": row.topic, "audience": row.audience},
                      reason="acknowledged through the notice's link")

@@ -81,9 +81,10 @@ from medsafe.store.schema import Base
 from medsafe.store.uow import uow_factory
 
 GENERATOR = "medsafe.population.generator"
-GENERATOR_VERSION = 4  # 2: reports become E2B-shaped cases through case intake
+GENERATOR_VERSION = 5  # 2: reports become E2B-shaped cases through case intake
 # 3: each story lot has at least four spasticity reports
 # 4: real recalled lots stocked and dispensed in place of some synthetic lots
+# 5: pharmacies, clinics, pharmacists and physicians have e-mail addresses (example.org)
 REPORTS = "case_reports"
 """The batch of synthetic adverse-event reports (not a table: they are stored as cases)."""
 DEFAULT_SEED = 20261126
@@ -101,9 +102,9 @@ Method = Literal["auto", "copy", "executemany", "core"]
 
 # Columns each table is written with, in foreign-key order (parents first).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "organisations": ("id", "kind", "name", "country", "created_at"),
+    "organisations": ("id", "kind", "name", "country", "created_at", "email"),
     "users": ("id", "username", "display_name", "role", "organisation_id", "patient_id",
-              "password_hash", "active", "created_at"),
+              "password_hash", "active", "created_at", "email"),
     "products": ("id", "code", "code_system", "name", "ingredient_id", "strength", "form",
                  "route", "manufacturer_id"),
     "lots": ("id", "product_id", "lot_number", "expiry"),
@@ -137,6 +138,8 @@ PLACEHOLDER_PASSWORD = "!synthetic"
 """Never a valid argon2 hash, so no generated account can log in; the demo command creates
 the accounts people use."""
 SYNTHETIC = " (synthetic)"
+EMAIL_DOMAIN = "example.org"
+"""Reserved for examples (RFC 2606): a notice sent to it reaches nobody."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -564,9 +567,11 @@ class _ReferenceBuilder:
         makers = self._manufacturers()
         self._organisation("wholesaler", "Northline Wholesale" + SYNTHETIC)
         self._organisation("wholesaler", "Harbour Medical Supply" + SYNTHETIC)
-        pharmacies = [self._organisation("pharmacy", self._pharmacy_name(i))
+        pharmacies = [self._organisation("pharmacy", self._pharmacy_name(i),
+                                         email=f"pharmacy-{i + 1:02d}@{EMAIL_DOMAIN}")
                       for i in range(self.spec.pharmacies)]
-        clinics = [self._organisation("clinic", self._clinic_name(i))
+        clinics = [self._organisation("clinic", self._clinic_name(i),
+                                      email=f"clinic-{i + 1:02d}@{EMAIL_DOMAIN}")
                    for i in range(self.spec.clinics)]
         self._organisation("regulator", "National Medicines Agency" + SYNTHETIC)
         physicians = self._physicians(clinics)
@@ -580,9 +585,10 @@ class _ReferenceBuilder:
                           physician_ids=physicians, product_ids=product_ids,
                           shelves=shelves, lot_numbers=lot_numbers, story_lots=story)
 
-    def _organisation(self, kind: str, name: str, country: str = "US") -> int:
+    def _organisation(self, kind: str, name: str, country: str = "US",
+                      email: str | None = None) -> int:
         org_id = self.ids.take("organisations")
-        self.rows["organisations"].append((org_id, kind, name, country, self.created))
+        self.rows["organisations"].append((org_id, kind, name, country, self.created, email))
         return org_id
 
     def _manufacturers(self) -> dict[str, int]:
@@ -600,9 +606,11 @@ class _ReferenceBuilder:
         return f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
 
     def _user(self, username: str, display: str, role: str, organisation: int) -> int:
+        # Pharmacists and physicians are written to at the reserved domain, by username.
         user_id = self.ids.take("users")
         self.rows["users"].append((user_id, username, display + SYNTHETIC, role, organisation,
-                                   None, PLACEHOLDER_PASSWORD, True, self.created))
+                                   None, PLACEHOLDER_PASSWORD, True, self.created,
+                                   f"{username}@{EMAIL_DOMAIN}"))
         return user_id
 
     def _physicians(self, clinics: list[int]) -> list[int]:
@@ -926,7 +934,7 @@ class _PatientFactory:
     def _contact_row(self, rng: random.Random, person: _Person) -> Row:
         first, last = _one_of(rng, FIRST_NAMES), _one_of(rng, LAST_NAMES)
         # example.org is reserved (RFC 2606): a notice sent to it reaches nobody.
-        email = (f"{first}.{last}.{person.id}@example.org".lower()
+        email = (f"{first}.{last}.{person.id}@{EMAIL_DOMAIN}".lower()
                  if rng.random() < 0.7 else None)
         # 555-0100 to 555-0199 are reserved for fiction in the North American plan.
         phone = (f"+1-{_one_of(rng, PHONE_AREAS)}-555-01{_below(rng, 100):02d}"

@@ -22,9 +22,10 @@ are public: those imported from FDA's enforcement report, and medsafe's own once
 published; a manufacturer also sees its own organisation's at every stage.
 
 Notices. The steps that tell people (`publish`: the public announcement; `start_notifying`:
-the firm's notices to its consignees) call `queue_notices`, inside their transaction; it
-is the hook the notices work fills (texts in `recalls/notices.py`, rows in `uow.outbox`).
-It writes nothing yet.
+the firm's notices to its consignees) call `queue_notices`, inside their transaction.
+`start_notifying` writes the notices to the pharmacies and prescribers that received the
+lots and, by depth, to their patients (`recalls.notifying`: texts from
+`recalls/notices.py`, rows in `uow.outbox`); `publish` writes none.
 
 Deadlines are local policy (`recalls.policy`): a recall's clocks start when it was
 published (the publish step), or for an imported recall on FDA's report date, and run
@@ -42,7 +43,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 
 from medsafe.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from medsafe.interop.openfda.ndc import normalise_ndc
-from medsafe.recalls import workflow
+from medsafe.recalls import notifying, workflow
 from medsafe.recalls.inputs import (
     Classification,
     FirmInput,
@@ -367,15 +368,19 @@ def request_termination(uow: UnitOfWork, principal: Principal, recall_id: int,
 
 
 def queue_notices(uow: UnitOfWork, recall_id: int, record: RecallRecord,
-                  transition: str) -> int:
-    """HOOK for the notices work: the notices a step causes, written to `uow.outbox` in
-    the step's own transaction. Called on `publish` (the public announcement, §7.50) and
-    `start_notifying` (the firm's notices to the pharmacies and prescribers that received
-    the lots, and by depth to patients, §7.49). The texts are `recalls/notices.py`'s;
-    who receives them is the lot matching's. Writes nothing yet; returns how many notices
-    it queued."""
-    del uow, recall_id, record, transition
-    return 0
+                  transition: str) -> notifying.Queued:
+    """The notices a step causes, written to `uow.outbox` in the step's own transaction
+    (`recalls.notifying.queue`; docs/recalls.md, "Who is told, and how").
+
+    `start_notifying` (§7.49: the firm's recall communications) writes them: to the
+    pharmacies and clinics that hold or dispensed the lots, to the prescribers of the
+    patients who received them, and to those patients by depth. `publish` (§7.50) is the
+    public announcement: the recall's public page and the feeds show it from that step on,
+    and it writes no message, as it has no recipient of its own. Each notice goes to its
+    recipient once per recall, however often this runs."""
+    if transition != "start_notifying":
+        return notifying.Queued()
+    return notifying.queue(uow, recall_id, record)
 
 
 def part7_role(principal: Principal, transition: str, acting_as: str | None) -> Role:
@@ -494,7 +499,8 @@ def _transition(uow: UnitOfWork, principal: Principal, recall_id: int, transitio
     if after is not None:
         after(uow, row)
     if transition in NOTICE_TRANSITIONS:
-        detail = {**detail, "notices_queued": queue_notices(uow, row.id, moved, transition)}
+        queued = queue_notices(uow, row.id, moved, transition)
+        detail = {**detail, "notices_queued": queued.messages, **queued.detail()}
     _history(uow, principal, row, transition, record.state, target, role, reason, detail, at)
     view = _detail(uow, principal, row, DEFAULT_POLICY, at)
     uow.commit()

@@ -9,11 +9,12 @@ accounts.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from medsafe.errors import Conflict, Invalid, NotFound
+from medsafe.notify.message import check_recipient
 from medsafe.records import Input, View, aware, now, require_role, visible_patient
 from medsafe.security import accounts, audit
 from medsafe.security.passwords import MIN_PASSWORD_LENGTH
@@ -26,11 +27,25 @@ RoleName = Literal["admin", "regulator", "manufacturer", "pharmacist", "physicia
 ADMINS = ("admin",)
 
 
+def _email(value: str) -> str:
+    try:
+        check_recipient("email", value)
+    except Invalid as error:
+        raise ValueError(error.reason) from None
+    return value
+
+
+EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+"""An address the outbox can send to (recall notices go there)."""
+
+
 class NewOrganisation(Input):
     kind: OrganisationKind
     name: str = Field(min_length=1, max_length=200)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$",
                                 description="ISO 3166-1 alpha-2")
+    email: EmailAddress | None = Field(
+        default=None, description="where a pharmacy's or clinic's recall notices go")
 
 
 class OrganisationView(View):
@@ -38,6 +53,7 @@ class OrganisationView(View):
     kind: str
     name: str
     country: str | None
+    email: str | None
     created_at: datetime
 
 
@@ -50,6 +66,8 @@ class NewUser(Input):
     patient: str | None = Field(default=None, min_length=1, max_length=40,
                                 description="pseudonym of the patient a patient account "
                                             "belongs to")
+    email: EmailAddress | None = Field(
+        default=None, description="where a prescriber's recall notices go")
 
 
 class UserView(View):
@@ -58,6 +76,7 @@ class UserView(View):
     role: str
     organisation_id: int | None
     patient: str | None
+    email: str | None
     active: bool
     created_at: datetime
 
@@ -70,7 +89,8 @@ def create_organisation(uow: UnitOfWork, principal: Principal,
     if uow.organisations.name_taken(new.kind, new.name):
         raise Conflict(f"a {new.kind} called '{new.name}' exists already")
     row = uow.organisations.add(Organisation(kind=new.kind, name=new.name,
-                                             country=new.country, created_at=now()))
+                                             country=new.country, email=new.email,
+                                             created_at=now()))
     audit.record(uow, principal, "organisation.create", "organisation", row.id,
                  new.model_dump())
     view = _organisation_view(row)
@@ -98,7 +118,7 @@ def read_organisation(uow: UnitOfWork, principal: Principal,
 
 def _organisation_view(row: Organisation) -> OrganisationView:
     return OrganisationView(id=row.id, kind=row.kind, name=row.name, country=row.country,
-                            created_at=aware(row.created_at))
+                            email=row.email, created_at=aware(row.created_at))
 
 
 # -- accounts ------------------------------------------------------------------------------
@@ -121,7 +141,7 @@ def create_account(uow: UnitOfWork, principal: Principal, new: NewUser) -> UserV
     created = accounts.create_user(
         uow, principal, username=new.username, password=new.password, role=new.role,
         display_name=new.display_name, organisation_id=new.organisation_id,
-        patient_id=patient_id)
+        patient_id=patient_id, email=new.email)
     user = uow.users.get(created.user_id)
     assert user is not None
     view = _user_view(user, new.patient)
@@ -140,4 +160,4 @@ def list_accounts(uow: UnitOfWork, principal: Principal, *, role: str | None = N
 def _user_view(user: User, pseudonym: str | None) -> UserView:
     return UserView(username=user.username, display_name=user.display_name, role=user.role,
                     organisation_id=user.organisation_id, patient=pseudonym,
-                    active=user.active, created_at=aware(user.created_at))
+                    email=user.email, active=user.active, created_at=aware(user.created_at))

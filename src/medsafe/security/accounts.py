@@ -37,7 +37,7 @@ def principal_of(user: User) -> Principal:
 
 def create_user(uow: UnitOfWork, actor: Principal, *, username: str, password: str, role: str,
                 display_name: str, organisation_id: int | None = None,
-                patient_id: int | None = None) -> Principal:
+                patient_id: int | None = None, email: str | None = None) -> Principal:
     if actor.role != "admin":
         raise Forbidden("only an administrator creates accounts")
     if role not in ROLES:
@@ -55,12 +55,15 @@ def create_user(uow: UnitOfWork, actor: Principal, *, username: str, password: s
         raise Conflict(f"username '{username}' is taken")
     user = User(username=username, display_name=display_name, role=role,
                 organisation_id=organisation_id, patient_id=patient_id,
-                password_hash=hash_password(password), active=True, created_at=now())
+                password_hash=hash_password(password), active=True, created_at=now(),
+                email=email)
     uow.session.add(user)
     uow.flush()
     audit.record(uow, actor, "user.create", "user", user.id,
                  {"username": username, "role": role, "organisation_id": organisation_id,
-                  "patient_id": patient_id})
+                  # Whether an address was given, not the address: a patient account's is
+                  # a personal contact detail, which the trail never holds in clear.
+                  "patient_id": patient_id, "email": email is not None})
     return principal_of(user)
 
 

@@ -49,6 +49,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Where recall notices to a pharmacy or clinic go (none: it is not e-mailed).
+    email: Mapped[str | None] = mapped_column(String(254))
     __table_args__ = (UniqueConstraint("kind", "name"),)
 
 
@@ -64,6 +66,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Where a prescriber's recall notices go (none: the prescriber is not e-mailed).
+    email: Mapped[str | None] = mapped_column(String(254))
 
 
 class BrowserSession(Base):
@@ -723,3 +727,58 @@ class RecallTerminationRequest(Base):
     status_report_id: Mapped[int] = mapped_column(ForeignKey("recall_status_reports.id"))
     requested_by: Mapped[str] = mapped_column(String(80))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecallPatientNotice(Base):
+    """A recall's notice to one patient who received its lots (docs/recalls.md, "Who is
+    told, and how"). One per recall and patient, whatever the number of lots and of
+    times the notices are queued. `state`: proposed (retail or wholesale depth: the
+    pharmacist decides), declined (with the reason), queued (e-mailed: `outbox_message_id`
+    is the message, and its acknowledgement link acknowledges this notice), letter (no
+    e-mail address: `letter` holds the composed letter, printed on demand, and a phone-call
+    task goes to the pharmacy), acknowledged."""
+
+    __tablename__ = "recall_patient_notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    # The pharmacy that dispensed the patient's latest recalled lot: it decides and calls.
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    state: Mapped[str] = mapped_column(String(12))
+    medicine: Mapped[str] = mapped_column(String(200))
+    received: Mapped[list[list[str]]] = mapped_column(JSON)  # [[lot number, ISO day], ...]
+    # medsafe's proposal at retail or wholesale depth (None at consumer depth): notify or
+    # not, and why.
+    proposed: Mapped[bool | None] = mapped_column(Boolean)
+    proposal_reasons: Mapped[list[str]] = mapped_column(JSON)
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was declined (or approved)
+    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"),
+                                                          unique=True)
+    letter: Mapped[dict[str, object] | None] = mapped_column(JSON)  # subject and blocks
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("recall_id", "patient_id"),)
+
+
+class RecallTask(Base):
+    """Work a recall gives a pharmacy: telephone a patient who has no e-mail address
+    (kind phone_call), with what to say; done when the pharmacy records the outcome. One
+    per recall, patient and kind."""
+
+    __tablename__ = "recall_tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"))
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    notice_id: Mapped[int] = mapped_column(ForeignKey("recall_patient_notices.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # phone_call
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_by: Mapped[str | None] = mapped_column(String(80))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("recall_id", "patient_id", "kind"),)

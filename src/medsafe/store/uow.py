@@ -27,6 +27,7 @@ from medsafe.store.repositories import (
     PatientRepository,
     PrescriptionRepository,
     ProductRepository,
+    RecallNoticeRepository,
     RecallRepository,
     SignalRepository,
     StockRepository,
@@ -50,6 +51,7 @@ class UnitOfWork:
     investigations: InvestigationRepository
     recalls: RecallRepository
     affected: AffectedRepository  # who holds and who received a recall's lots
+    recall_notices: RecallNoticeRepository  # who a recall told, and the tasks it gave
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -84,6 +86,7 @@ class UnitOfWork:
         self.investigations = InvestigationRepository(session)
         self.recalls = RecallRepository(session)
         self.affected = AffectedRepository(session)
+        self.recall_notices = RecallNoticeRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

@@ -4,6 +4,11 @@ The dispensing record, the stock decrement and the audit event are one transacti
 dispensing either happened completely or not at all. These records answer the recall
 question "which patients received lot X?" through the (lot_id, patient_id) index.
 
+A lot under an open recall is refused (`recalls.lot_check`: a recall or correction not yet
+completed or terminated), with a Conflict naming the recall and the lot. The pharmacist may
+dispense it anyway by giving `override_reason`; the override is its own audit event
+(`dispensing.recall_override`, with the recalls and the reason).
+
 Who sees dispensings: administrators and regulators all (regulators by pseudonym only,
 as everywhere), a pharmacist its pharmacy's, a physician its patients', a patient its
 own. Manufacturers never see who received what (403).
@@ -17,6 +22,7 @@ from pydantic import Field
 from sqlalchemy import Row
 
 from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
+from medsafe.recalls.lot_check import covering_recalls, named, ndc_code
 from medsafe.records import Day, Input, View, check_day, now, require_role, visible_patient
 from medsafe.security import audit
 from medsafe.security.permissions import visible_dispensings, visible_products
@@ -38,6 +44,9 @@ class NewDispensing(Input):
     quantity: int = Field(ge=1, le=MAX_UNITS)
     dispensed_on: Day | None = Field(default=None, description="default: today")
     prescription_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    override_reason: str | None = Field(
+        default=None, min_length=1, max_length=1000,
+        description="dispense a lot under an open recall anyway, and why (audited)")
 
 
 class DispensingView(View):
@@ -77,6 +86,14 @@ def record_dispensing(uow: UnitOfWork, principal: Principal,
     if lot.expiry is not None and lot.expiry < day:
         raise Invalid(f"lot {lot.lot_number} expired on {lot.expiry.isoformat()}",
                       where="lot_id")
+    maker = uow.organisations.get(product.manufacturer_id)
+    recalls = covering_recalls(uow, ndc_code(product.code_system, product.code),
+                               lot.lot_number, lot.expiry,
+                               None if maker is None else maker.name)
+    if recalls and new.override_reason is None:
+        raise Conflict(f"lot {lot.lot_number} of {product.name} is under {named(recalls)}: do "
+                       "not dispense it; quarantine it. A pharmacist who must dispense it "
+                       "gives override_reason, which is audited")
     prescriber_id = None
     if new.prescription_id is not None:
         prescriber_id = _prescriber(uow, new.prescription_id, patient.id, product)
@@ -95,6 +112,10 @@ def record_dispensing(uow: UnitOfWork, principal: Principal,
         "patient": patient.pseudonym, "product_id": product.id, "lot_id": lot.id,
         "quantity": new.quantity, "dispensed_on": day, "pharmacy_id": pharmacy_id,
         "prescription_id": new.prescription_id, "stock": [on_hand, stock.quantity]})
+    if recalls:
+        audit.record(uow, principal, "dispensing.recall_override", "dispensing", row.id, {
+            "lot_id": lot.id, "lot_number": lot.lot_number, "patient": patient.pseudonym,
+            "recalls": [r.recall_number for r in recalls]}, reason=new.override_reason)
     view = _read(uow, principal, row.id)
     uow.created.append(view)
     uow.commit()

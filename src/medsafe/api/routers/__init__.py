@@ -88,6 +88,7 @@ def _routers() -> tuple[APIRouter, ...]:
         prescriptions,
         products,
         recalls,
+        scans,
         signals,
         stock,
         users,
@@ -97,7 +98,7 @@ def _routers() -> tuple[APIRouter, ...]:
     for router in (auth.router, drugs.router, assessments.router, patients.router,
                    organisations.router, products.router, stock.router, dispensing.router,
                    prescriptions.router, audit.router, users.router, cases.router,
-                   signals.router, recalls.router):
+                   signals.router, recalls.router, scans.router):
         api.include_router(router)
     return (api,)
 

@@ -39,7 +39,9 @@ def list_dispensings(
 def record_dispensing(request: Request, body: NewDispensing, app: ContainerDep,
                       caller: CurrentPrincipal) -> JSONResponse:
     """A pharmacist dispenses from its pharmacy's stock (decremented in the same
-    transaction). Honours Idempotency-Key: a retried request never dispenses twice."""
+    transaction). A lot under an open recall is refused (409 naming the recall and the
+    lot) unless `override_reason` says why it must be dispensed anyway (audited). Honours
+    Idempotency-Key: a retried request never dispenses twice."""
     return idempotency.create(
         request, body.model_dump_json().encode(), caller, app.uow,
         lambda uow: dispensing.record_dispensing(uow, caller, body), as_json)

@@ -15,6 +15,7 @@ from medsafe.store.repositories.outbox import OutboxRepository
 from medsafe.store.repositories.patients import PatientRepository
 from medsafe.store.repositories.prescriptions import PrescriptionRepository
 from medsafe.store.repositories.products import ProductRepository
+from medsafe.store.repositories.recall_notices import RecallNoticeRepository
 from medsafe.store.repositories.recalls import InvestigationRepository, RecallRepository
 from medsafe.store.repositories.signals import SignalRepository
 from medsafe.store.repositories.stock import StockRepository
@@ -31,6 +32,7 @@ __all__ = [
     "PatientRepository",
     "PrescriptionRepository",
     "ProductRepository",
+    "RecallNoticeRepository",
     "RecallRepository",
     "SignalRepository",
     "StockRepository",

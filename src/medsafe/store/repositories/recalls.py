@@ -14,7 +14,7 @@ their products and lots without a query per record.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -252,6 +253,30 @@ class RecallRepository(Repository):
                                                      RecallRow.recall_number.in_(chunk))
             ).scalars().all())  # type: ignore[arg-type]
         return held
+
+    def covering(self, ndcs: Collection[str], key: str, *, kinds: Collection[str],
+                 states: Collection[str]) -> list[RecallRow]:
+        """The recalls of these kinds in these states that may cover a stored lot with
+        this lot key (`matching.lot_key`) under one of these 11-digit NDCs (none: a
+        product whose code is no NDC): one of their lots has the key and is tied to one of
+        the NDCs or to none (a lot of a product without an NDC is its firm's, rule 6), or
+        one of their products recalls every lot of one of the NDCs. Candidates only: the
+        NDC, the firm and the expiry are for `matching.match` to decide. Two index lookups
+        (lot key; NDC)."""
+        if not key:
+            return []
+        tied: ColumnElement[bool] = RecallLotRow.ndc.is_(None)
+        if ndcs:
+            tied = or_(RecallLotRow.ndc.in_(ndcs), tied)
+        by_lot = select(RecallLotRow.recall_id).where(RecallLotRow.lot_key == key, tied)
+        every_lot = (select(RecallProductRow.recall_id)
+                     .join(RecallProductNdc, RecallProductNdc.product_id == RecallProductRow.id)
+                     .where(RecallProductRow.all_lots.is_(True), RecallProductNdc.ndc.in_(ndcs)))
+        candidates = by_lot.union(every_lot) if ndcs else by_lot
+        return list(self.session.execute(
+            select(RecallRow).where(RecallRow.id.in_(candidates), RecallRow.kind.in_(kinds),
+                                    RecallRow.state.in_(states))
+            .order_by(RecallRow.id)).scalars())
 
     def counts_by_state(self, visible: ColumnElement[bool]) -> dict[str, int]:
         return {state: int(n) for state, n in self.session.execute(
