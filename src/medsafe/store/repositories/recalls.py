@@ -65,14 +65,18 @@ from medsafe.recalls.model import (
     RecallRecord,
 )
 from medsafe.recalls.workflow import NotificationMethod, RecallKind, RecallState, StatusReport
-from medsafe.store.repositories.base import Repository
+from medsafe.store.repositories.base import Repository, count
 from medsafe.store.schema import (
     CommitteeConflict,
     CommitteeMember,
     CommitteeQuestion,
     CommitteeVote,
+    Dispensing,
     InvestigationLotTest,
     InvestigationRow,
+    Lot,
+    Organisation,
+    Product,
     RecallLotRow,
     RecallProductNdc,
     RecallProductRow,
@@ -80,6 +84,7 @@ from medsafe.store.schema import (
     RecallStatusReport,
     RecallStep,
     RecallTerminationRequest,
+    Stock,
 )
 
 Row = dict[str, Any]
@@ -281,6 +286,101 @@ class RecallRepository(Repository):
     def counts_by_state(self, visible: ColumnElement[bool]) -> dict[str, int]:
         return {state: int(n) for state, n in self.session.execute(
             select(RecallRow.state, func.count()).where(visible).group_by(RecallRow.state))}
+
+    # -- reads for the pages (recalls.queries) ---------------------------------------------
+
+    def published_page(self, states: Collection[str], classification: str | None,
+                       offset: int, limit: int) -> tuple[list[RecallRow], int]:
+        """Recalls in these (public) states, of one class or all, newest report first
+        (those without a report date last), and how many there are."""
+        query = select(RecallRow).where(RecallRow.state.in_(states))
+        if classification is not None:
+            query = query.where(RecallRow.classification == classification)
+        total = count(self.session, query)
+        rows = self.session.execute(query.order_by(RecallRow.reported_on.desc().nulls_last(),
+                                                   RecallRow.id.desc())
+                                    .offset(offset).limit(limit)).scalars()
+        return list(rows), total
+
+    def published_by_number(self, states: Collection[str], number: str) -> list[RecallRow]:
+        """The recalls in these states with this number, newest first; when none, those
+        without a number whose event is `number` (a recall without one is known so)."""
+        numbered = select(RecallRow).where(RecallRow.state.in_(states))
+        rows = self._newest(numbered.where(RecallRow.recall_number == number))
+        if rows:
+            return rows
+        return self._newest(numbered.where(RecallRow.recall_number.is_(None),
+                                           RecallRow.event_id == number))
+
+    def any_in(self, states: Collection[str]) -> bool:
+        return self.session.execute(
+            select(RecallRow.id).where(RecallRow.state.in_(states)).limit(1)).first() \
+            is not None
+
+    def descriptions(self, states: Collection[str]) -> list[tuple[int, str]]:
+        """(recall id, product description) of every product of the recalls in these
+        states."""
+        return [(int(recall_id), str(text)) for recall_id, text in self.session.execute(
+            select(RecallProductRow.recall_id, RecallProductRow.description)
+            .join(RecallRow, RecallRow.id == RecallProductRow.recall_id)
+            .where(RecallRow.state.in_(states)))]
+
+    def newest_of(self, ids: Collection[int]) -> list[RecallRow]:
+        """These recalls, newest first."""
+        wanted = sorted(set(ids))
+        rows = [row for chunk in _chunks(wanted)
+                for row in self.session.execute(
+                    select(RecallRow).where(RecallRow.id.in_(chunk))).scalars()]
+        return sorted(rows, key=lambda row: row.id, reverse=True)
+
+    def pharmacy_lots(self, pharmacy_id: int) -> list[tuple[str, str, str, str | None]]:
+        """(code system, product code, lot number, manufacturer's name) of every lot a
+        pharmacy holds (stock above zero) or dispensed."""
+        held = select(Stock.lot_id).where(Stock.pharmacy_id == pharmacy_id, Stock.quantity > 0)
+        given = select(Dispensing.lot_id).where(Dispensing.pharmacy_id == pharmacy_id)
+        rows = self.session.execute(
+            select(Product.code_system, Product.code, Lot.lot_number, Organisation.name)
+            .join(Product, Product.id == Lot.product_id)
+            .outerjoin(Organisation, Organisation.id == Product.manufacturer_id)
+            .where(or_(Lot.id.in_(held), Lot.id.in_(given)))).all()
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def for_consignee(self, visible: ColumnElement[bool], states: Collection[str], *,
+                      ndcs: Collection[str] | None, firm_lots: Collection[tuple[str, str]]
+                      ) -> list[RecallRow]:
+        """Candidates for the recalls that concern one consignee, newest first: those in
+        these states that name one of its NDCs (a product's or a lot's: matching rules 1,
+        3, 5), or whose firm is the maker of one of its lots and which recall that lot's
+        key untied to any NDC (rule 6; `firm_lots`: (firm name in lower case, lot key)).
+        `ndcs` None: too many to list, every recall is a candidate. Candidates only: the
+        match decides."""
+        query = select(RecallRow).where(visible, RecallRow.state.in_(states))
+        if ndcs is None:
+            return self._newest(query)
+        clauses: list[ColumnElement[bool]] = []
+        if ndcs:
+            codes = sorted(ndcs)
+            by_product = (select(RecallProductRow.recall_id)
+                          .join(RecallProductNdc,
+                                RecallProductNdc.product_id == RecallProductRow.id)
+                          .where(RecallProductNdc.ndc.in_(codes)))
+            by_lot = select(RecallLotRow.recall_id).where(RecallLotRow.ndc.in_(codes))
+            clauses += [RecallRow.id.in_(by_product), RecallRow.id.in_(by_lot)]
+        firms = sorted({firm for firm, _ in firm_lots})
+        keys = sorted({key for _, key in firm_lots if key})
+        if firms and keys and len(keys) <= CHUNK:
+            untied = select(RecallLotRow.recall_id).where(RecallLotRow.ndc.is_(None),
+                                                          RecallLotRow.lot_key.in_(keys))
+            clauses.append(RecallRow.id.in_(untied)
+                           & func.lower(func.trim(RecallRow.firm_name)).in_(firms))
+        elif firms:
+            clauses.append(func.lower(func.trim(RecallRow.firm_name)).in_(firms))
+        if not clauses:
+            return []
+        return self._newest(query.where(or_(*clauses)))
+
+    def _newest(self, query: Select[RecallRow]) -> list[RecallRow]:
+        return list(self.session.execute(query.order_by(RecallRow.id.desc())).scalars())
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -23,25 +23,21 @@ or dispensed an affected lot), its affected stock and patients, and what is done
 is not; `POST /pharmacy/recalls/{id}/respond` records its response to the firm (§7.49).
 
 Thin: `recalls.service` decides who may do what and takes every step; the matching is
-`recalls.matching` over `uow.affected`. Four reads the service does not offer yet are at
-the end of this module (published recalls for anyone, one recall number's public records,
-the open recalls of one medicine, the recalls that concern one pharmacy); they belong in
-`recalls.service` and are written so that they can move there as they are.
+`recalls.matching` over `uow.affected`; the reads of published recalls, of one medicine's
+open recalls and of a pharmacy's recalls are `recalls.queries`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Select, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -57,32 +53,21 @@ from medsafe.recalls.inputs import (
     RecallStepInput,
     Strategy,
 )
-from medsafe.recalls.matching import (
-    Affected,
-    AffectedLot,
-    Holder,
-    Recipient,
-    recall_keys,
-    stored_ndcs,
-)
+from medsafe.recalls.matching import AffectedLot, recall_keys
 from medsafe.recalls.model import RecallClass, RecallRecord
-from medsafe.recalls.service import RecallDetail, RecallStepView, RecallSummary
-from medsafe.recalls.workflow import RecallState, Role
+from medsafe.recalls.queries import (
+    Published,
+    published_by_number,
+    published_recalls,
+    recalls_for_pharmacy,
+)
+from medsafe.recalls.queries import any_published as any_published
+from medsafe.recalls.queries import open_recalls_of as open_recalls_of
+from medsafe.recalls.service import RecallDetail
+from medsafe.recalls.workflow import RecallState
 from medsafe.records import aware, now, require_role
 from medsafe.security.principal import Principal
-from medsafe.store.repositories.affected import NDC_SYSTEM
-from medsafe.store.repositories.base import count
 from medsafe.store.repositories.recalls import MEDSAFE, SOURCES
-from medsafe.store.schema import (
-    Dispensing,
-    Lot,
-    Product,
-    RecallLotRow,
-    RecallProductNdc,
-    RecallProductRow,
-    RecallRow,
-    Stock,
-)
 from medsafe.store.uow import UnitOfWork
 from medsafe.web.routes.cases import problems_of
 from medsafe.web.routing import PageRoute
@@ -97,12 +82,8 @@ FEED_SIZE = 100
 whole enforcement report (12,504 recalls) would be megabytes on every poll."""
 FEED_HEADERS = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
 MAX_ID = 2**31 - 1
-CHUNK = 5_000
-"""Ids or codes per IN list: far below the bound-parameter limits of either database."""
 STAFF = service.CREATORS
 """Who works on recalls here: the firm (manufacturer), the regulator, and admins."""
-OPEN_STATES = service.CLOCK_STATES
-"""Open: published and not yet completed, the states in which the deadlines run."""
 PUBLIC_STATES = service.PUBLIC_STATES
 PHARMACISTS = ("pharmacist",)
 ALL = "all"
@@ -474,212 +455,3 @@ def _respond(request: Request, principal: Principal, recall_id: int,
             RecallStepInput, {"transition": "respond", "reason": text_of(form, "reason")},
             FIELDS))
     return RedirectResponse(f"/pharmacy/recalls#recall-{recall_id}", status_code=303)
-
-
-# -- reads the recall service does not offer yet ---------------------------------------------
-# Each takes a unit of work (and the caller where who asks matters), applies the service's
-# own visibility clause and states, and returns plain values: they belong in
-# recalls.service and can move there unchanged.
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """A recall as the public sees it: its record, and when it last changed."""
-
-    id: int
-    source: str
-    record: RecallRecord
-    updated: datetime
-
-
-def published_recalls(uow: UnitOfWork, *, classification: str | None, offset: int,
-                      limit: int) -> tuple[list[Published], int]:
-    """Published recalls of one class (or all), newest report first, for anyone."""
-    query = select(RecallRow).where(RecallRow.state.in_(PUBLIC_STATES))
-    if classification is not None:
-        query = query.where(RecallRow.classification == classification)
-    total = count(uow.session, query)
-    rows = uow.session.execute(query.order_by(RecallRow.reported_on.desc().nulls_last(),
-                                              RecallRow.id.desc())
-                               .offset(offset).limit(limit)).scalars()
-    return _published(uow, list(rows)), total
-
-
-def published_by_number(uow: UnitOfWork, number: str) -> list[Published]:
-    """The published records of a recall number, newest first; a recall without a number
-    is known by its event (the feeds link it so)."""
-    numbered = select(RecallRow).where(RecallRow.state.in_(PUBLIC_STATES))
-    rows = _rows(uow, numbered.where(RecallRow.recall_number == number))
-    if not rows:
-        rows = _rows(uow, numbered.where(RecallRow.recall_number.is_(None),
-                                         RecallRow.event_id == number))
-    return _published(uow, rows)
-
-
-def any_published(uow: UnitOfWork) -> bool:
-    return count(uow.session, select(RecallRow.id)
-                 .where(RecallRow.state.in_(PUBLIC_STATES))) > 0
-
-
-def open_recalls_of(uow: UnitOfWork, catalog: Catalog, ingredient_id: str) -> list[Published]:
-    """The open recalls (published, not yet completed) whose products name this medicine,
-    newest first. A recall names the medicines the catalog finds in its products'
-    descriptions, as `notices.ingredients_of` reads it; only the descriptions are read
-    for all open recalls (FDA's report holds thousands), and only the recalls found are
-    loaded whole."""
-    described = uow.session.execute(
-        select(RecallProductRow.recall_id, RecallProductRow.description)
-        .join(RecallRow, RecallRow.id == RecallProductRow.recall_id)
-        .where(RecallRow.state.in_(OPEN_STATES)))
-    ids = sorted({recall_id for recall_id, text in described
-                  if ingredient_id in _named_ingredients(catalog, text)})
-    rows = [row for start in range(0, len(ids), CHUNK)
-            for row in _rows(uow, select(RecallRow)
-                             .where(RecallRow.id.in_(ids[start:start + CHUNK])))]
-    return _published(uow, sorted(rows, key=lambda row: row.id, reverse=True))
-
-
-@lru_cache(maxsize=65_536)
-def _named_ingredients(catalog: Catalog, description: str) -> frozenset[str]:
-    """The knowledge-base ingredients a product description names. Kept per process:
-    descriptions do not change, and the catalog is loaded once."""
-    return frozenset(i.ingredient for i in catalog.identify_drug_text(description)
-                     if i.ingredient is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class StockLine:
-    lot: AffectedLot
-    on_hand: int
-    dispensed_to: int  # patients this pharmacy gave the lot to
-
-
-@dataclass(frozen=True, slots=True)
-class PatientLine:
-    """One dispensing of an affected lot by this pharmacy."""
-
-    pseudonym: str
-    lot: AffectedLot
-    dispensed_on: date
-    quantity: int
-    prescriber: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PharmacyRecall:
-    """One open recall as the pharmacy that holds or dispensed its lots sees it."""
-
-    summary: RecallSummary
-    record: RecallRecord
-    stock: Sequence[StockLine]
-    patients: Sequence[PatientLine]  # this pharmacy's dispensings of the lots
-    responses: Sequence[RecallStepView]  # this pharmacy's responses to the notice
-    may_respond: bool
-
-
-def recalls_for_pharmacy(uow: UnitOfWork, principal: Principal) -> list[PharmacyRecall]:
-    """The open recalls the caller's pharmacy holds or dispensed an affected lot of, each
-    with only this pharmacy's stock, patients and responses, newest first.
-
-    Every open recall the pharmacist may see is matched at once (`match_many`); the
-    holders and recipients of the matched lots are then kept to this pharmacy's."""
-    require_role(principal, PHARMACISTS, "see a pharmacy's recalls")
-    pharmacy = principal.organisation_id
-    if pharmacy is None:
-        return []
-    query = select(RecallRow).where(service.visible_recalls(principal),
-                                    RecallRow.state.in_(OPEN_STATES))
-    ndcs = sorted(_ndcs_at(uow, pharmacy))
-    if len(ndcs) <= CHUNK:
-        # Only a recall naming an NDC the pharmacy holds or dispensed can match its lots
-        # (matching rules 1, 3, 5 and 6): the others are never loaded.
-        by_product = (select(RecallProductRow.recall_id)
-                      .join(RecallProductNdc, RecallProductNdc.product_id == RecallProductRow.id)
-                      .where(RecallProductNdc.ndc.in_(ndcs)))
-        by_lot = select(RecallLotRow.recall_id).where(RecallLotRow.ndc.in_(ndcs))
-        query = query.where(or_(RecallRow.id.in_(by_product), RecallRow.id.in_(by_lot)))
-    rows = _rows(uow, query)
-    records = uow.recalls.records(rows)
-    matched = uow.affected.match_many({row.id: recall_keys(records[row.id]) for row in rows})
-    lot_ids = sorted({lot.lot_id for lots in matched.values() for lot in lots})
-    holders = [h for h in uow.affected.holders(lot_ids) if h.organisation_id == pharmacy]
-    recipients = [r for r in uow.affected.recipients(lot_ids) if r.pharmacy_id == pharmacy]
-    found = []
-    for row in rows:
-        lots = matched.get(row.id, [])
-        mine = _concerning(lots, holders, recipients)
-        if mine is None:
-            continue
-        detail = service.read_recall(uow, principal, row.id)
-        found.append(PharmacyRecall(
-            summary=detail.summary, record=detail.record,
-            stock=_stock(mine), patients=_patients(mine),
-            responses=_responses_of(uow, detail.history, pharmacy),
-            may_respond="respond" in detail.my_steps))
-    return found
-
-
-def _ndcs_at(uow: UnitOfWork, pharmacy: int) -> set[str]:
-    """The 11-digit NDCs of the lots a pharmacy holds or dispensed (products coded by
-    NDC, the only ones a recall is matched to)."""
-    held = select(Stock.lot_id).where(Stock.pharmacy_id == pharmacy, Stock.quantity > 0)
-    given = select(Dispensing.lot_id).where(Dispensing.pharmacy_id == pharmacy)
-    codes = uow.session.execute(
-        select(Product.code).distinct().join(Lot, Lot.product_id == Product.id)
-        .where(Product.code_system == NDC_SYSTEM,
-               or_(Lot.id.in_(held), Lot.id.in_(given)))).scalars()
-    return {ndc for code in codes for ndc in stored_ndcs(code)}
-
-
-def _concerning(lots: Sequence[AffectedLot], holders: Iterable[Holder],
-                recipients: Iterable[Recipient]) -> Affected | None:
-    """The recall's affected lots with this pharmacy's holdings and dispensings of them;
-    None when it holds and dispensed none."""
-    ids = {lot.lot_id for lot in lots}
-    held = tuple(h for h in holders if h.lot_id in ids)
-    given = tuple(r for r in recipients if r.lot_id in ids)
-    if not held and not given:
-        return None
-    return Affected(lots=tuple(lots), holders=held, recipients=given)
-
-
-def _stock(affected: Affected) -> list[StockLine]:
-    """Per affected lot the pharmacy holds or dispensed (`affected` holds only its own):
-    units on hand and how many patients it gave the lot to."""
-    lines = []
-    for lot in affected.lots:
-        on_hand = sum(h.quantity for h in affected.holders if h.lot_id == lot.lot_id)
-        patients = {r.patient_id for r in affected.recipients if r.lot_id == lot.lot_id}
-        if on_hand or patients:
-            lines.append(StockLine(lot, on_hand, len(patients)))
-    return lines
-
-
-def _patients(affected: Affected) -> list[PatientLine]:
-    lots = {lot.lot_id: lot for lot in affected.lots}
-    return [PatientLine(r.pseudonym, lots[r.lot_id], r.dispensed_on, r.quantity,
-                        r.prescriber_name)
-            for r in sorted(affected.recipients,
-                            key=lambda r: (r.dispensed_on, r.pseudonym), reverse=True)]
-
-
-def _responses_of(uow: UnitOfWork, history: Sequence[RecallStepView],
-                  pharmacy: int) -> list[RecallStepView]:
-    """The `respond` steps taken by this pharmacy's staff."""
-    found = []
-    for step in history:
-        if step.transition == "respond" and step.role == Role.PHARMACY.value:
-            user = uow.users.by_username(step.by)
-            if user is not None and user.organisation_id == pharmacy:
-                found.append(step)
-    return found
-
-
-def _rows(uow: UnitOfWork, query: Select[RecallRow]) -> list[RecallRow]:
-    return list(uow.session.execute(query.order_by(RecallRow.id.desc())).scalars())
-
-
-def _published(uow: UnitOfWork, rows: Sequence[RecallRow]) -> list[Published]:
-    records = uow.recalls.records(rows)
-    return [Published(row.id, row.source, records[row.id], aware(row.updated_at))
-            for row in rows]
