@@ -9,13 +9,14 @@ repository's (`uow.recalls`), the matching `recalls.matching` over `uow.affected
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
 from medsafe.knowledge.catalog import Catalog
-from medsafe.recalls import service
+from medsafe.recalls import notices as texts
+from medsafe.recalls import notifying, service
 from medsafe.recalls.matching import (
     Affected,
     AffectedLot,
@@ -41,6 +42,10 @@ PHARMACISTS = ("pharmacist",)
 MAX_NDCS = 5_000
 """NDCs of one pharmacy listed in SQL; beyond, every open recall is a candidate (far
 below the bound-parameter limits of either database)."""
+LISTED = 100
+"""Proposals, letters and open tasks listed per recall on a pharmacy's page (the counts
+are whole)."""
+CONSIGNEE_AUDIENCES = ("pharmacy", "clinic")
 
 
 # -- the public's ------------------------------------------------------------------------------
@@ -127,6 +132,26 @@ class PharmacyRecall:
     patients: Sequence[PatientLine]  # this pharmacy's dispensings of the lots
     responses: Sequence[RecallStepView]  # this pharmacy's responses to the notice
     may_respond: bool
+    told: Told
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """Who the recall has told at this pharmacy, as the notices tables record it: the
+    notice to the pharmacy itself (when written, when acknowledged through its link),
+    its patients' notices by state, the proposals waiting for its decision, the letters it
+    may print, and its phone-call tasks."""
+
+    notice_sent: datetime | None
+    notice_acknowledged: datetime | None
+    counts: Mapping[str, int]  # notice states, "by_letter", "tasks_open", "tasks_done"
+    proposals: Sequence[notifying.PatientNoticeView]  # waiting, first LISTED
+    letters: Sequence[notifying.PatientNoticeView]  # sent on paper, first LISTED
+    tasks: Sequence[notifying.TaskView]  # open, first LISTED
+
+    @property
+    def patients_told(self) -> int:
+        return sum(self.counts.get(state, 0) for state in ("queued", "letter", "acknowledged"))
 
 
 def recalls_for_pharmacy(uow: UnitOfWork, principal: Principal) -> list[PharmacyRecall]:
@@ -157,6 +182,8 @@ def recalls_for_pharmacy(uow: UnitOfWork, principal: Principal) -> list[Pharmacy
     lot_ids = sorted({lot.lot_id for lots in matched.values() for lot in lots})
     holders = [h for h in uow.affected.holders(lot_ids) if h.organisation_id == pharmacy]
     recipients = [r for r in uow.affected.recipients(lot_ids) if r.pharmacy_id == pharmacy]
+    me = uow.organisations.get(pharmacy)
+    address = notifying.usable_address(me.email) if me is not None else None
     found = []
     for row in rows:
         mine = _concerning(matched.get(row.id, []), holders, recipients)
@@ -167,8 +194,37 @@ def recalls_for_pharmacy(uow: UnitOfWork, principal: Principal) -> list[Pharmacy
             summary=detail.summary, record=detail.record,
             stock=_stock(mine), patients=_patients(mine),
             responses=_responses_of(uow, detail.history, pharmacy),
-            may_respond="respond" in detail.my_steps))
+            may_respond="respond" in detail.my_steps,
+            told=_told(uow, principal, row.id, detail.record, address)))
     return found
+
+
+def _told(uow: UnitOfWork, principal: Principal, recall_id: int, record: RecallRecord,
+          address: str | None) -> Told:
+    """See `Told`; `address` is the pharmacy's usable e-mail address (its notice went
+    there, if anywhere)."""
+    pharmacy = principal.organisation_id
+    assert pharmacy is not None  # a pharmacist's (checked by the caller)
+    sent: datetime | None = None
+    acknowledged: datetime | None = None
+    if address is not None and (record.recall_number or record.event_id):
+        messages = uow.recall_notices.consignee_messages(
+            texts.topic(record), CONSIGNEE_AUDIENCES, address)
+        if messages:
+            sent = aware(messages[0][0])
+            acks = [aware(at) for _, at in messages if at is not None]
+            acknowledged = min(acks) if acks else None
+    proposals, _ = notifying.list_proposals(uow, principal, recall_id=recall_id,
+                                            limit=LISTED)
+    letters = [notice for state in ("letter", "acknowledged")
+               for notice in notifying.list_patient_notices(
+                   uow, principal, recall_id=recall_id, state=state, limit=LISTED)[0]
+               if notice.channel == "letter"]
+    tasks, _ = notifying.list_tasks(uow, principal, recall_id=recall_id, open_only=True,
+                                    limit=LISTED)
+    return Told(notice_sent=sent, notice_acknowledged=acknowledged,
+                counts=uow.recall_notices.standing(recall_id, pharmacy),
+                proposals=proposals, letters=letters[:LISTED], tasks=tasks)
 
 
 def _concerning(lots: Sequence[AffectedLot], holders: Iterable[Holder],

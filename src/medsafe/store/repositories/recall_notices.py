@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, select, true, update
+from sqlalchemy import ColumnElement, Row, Select, func, select, true, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from medsafe.store.repositories.base import Repository
@@ -52,6 +52,39 @@ class RecallNoticeRepository(Repository):
         return set(self.session.execute(
             select(RecallPatientNotice.patient_id)
             .where(RecallPatientNotice.recall_id == recall_id)).scalars())
+
+    def consignee_messages(self, topic: str, audiences: Collection[str], recipient: str
+                           ) -> list[tuple[datetime, datetime | None]]:
+        """(written, acknowledged) of the messages of `topic` to this consignee address,
+        oldest first."""
+        rows = self.session.execute(
+            select(OutboxMessage.created_at, OutboxMessage.acknowledged_at)
+            .where(OutboxMessage.topic == topic, OutboxMessage.audience.in_(audiences),
+                   OutboxMessage.recipient == recipient)
+            .order_by(OutboxMessage.id))
+        return [(written, acknowledged) for written, acknowledged in rows]
+
+    def standing(self, recall_id: int, pharmacy_id: int) -> dict[str, int]:
+        """How many of the recall's patient notices of this pharmacy are in each state
+        (and "by_letter": those sent on paper, acknowledged or not), and how many of its
+        tasks are open ("tasks_open") and done ("tasks_done")."""
+        found: dict[str, int] = {}
+        for state, by_email, n in self.session.execute(
+                select(RecallPatientNotice.state,
+                       RecallPatientNotice.outbox_message_id.is_not(None), func.count())
+                .where(RecallPatientNotice.recall_id == recall_id,
+                       RecallPatientNotice.pharmacy_id == pharmacy_id)
+                .group_by(RecallPatientNotice.state,
+                          RecallPatientNotice.outbox_message_id.is_not(None))):
+            found[state] = found.get(state, 0) + int(n)
+            if not by_email and state in ("letter", "acknowledged"):
+                found["by_letter"] = found.get("by_letter", 0) + int(n)
+        for done, n in self.session.execute(
+                select(RecallTask.done_at.is_not(None), func.count())
+                .where(RecallTask.recall_id == recall_id, RecallTask.pharmacy_id == pharmacy_id)
+                .group_by(RecallTask.done_at.is_not(None))):
+            found["tasks_done" if done else "tasks_open"] = int(n)
+        return found
 
     # -- contacts --------------------------------------------------------------------------
 

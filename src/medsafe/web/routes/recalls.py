@@ -45,7 +45,7 @@ from medsafe.error_mapping import http_status_for
 from medsafe.errors import Invalid, MedsafeError, NotFound
 from medsafe.interop import recall_feeds
 from medsafe.knowledge.catalog import Catalog
-from medsafe.recalls import notices, service
+from medsafe.recalls import notices, notifying, service
 from medsafe.recalls.inputs import (
     Classification,
     NewStatusReport,
@@ -133,6 +133,9 @@ INITIATIVE = {"firm_initiated": "Voluntary: firm initiated",
 METHOD = {"letter": "Letter", "telephone": "Telephone", "press_release": "Press release",
           "email": "E-mail", "fax": "Fax", "visit": "Visit", "other": "Other"}
 SOURCE = {"openfda": "FDA enforcement report", "medsafe": "medsafe"}
+OUTCOME = {"reached": "Reached: the patient was told",
+           "left_message": "Left a message", "no_answer": "No answer: try again",
+           "no_phone": "No telephone number"}
 WORDS: dict[str, Mapping[str, str]] = {
     "state": STATE, "step": STEP, "kind": KIND, "action": ACTION, "role": ROLE,
     "depth": DEPTH, "warning": WARNING, "level": LEVEL, "initiative": INITIATIVE,
@@ -149,7 +152,8 @@ FIELDS = {"reason": "Reason", "classification": "Class", "depth": "Depth",
           "effectiveness_results": "Their results",
           "estimated_completion": "Estimated completion",
           "written_request": "Written request", "disposition": "Disposition",
-          "requested_on": "Requested on", "transition": "Step"}
+          "requested_on": "Requested on", "transition": "Step", "decision": "Decision",
+          "outcome": "Outcome", "note": "Note"}
 STATUS_REPORT_COUNTS = ("consignees_notified", "consignees_responding", "quantity_on_hand",
                         "non_responders", "quantity_returned", "quantity_corrected",
                         "effectiveness_checks")
@@ -429,14 +433,65 @@ def _marking(record: RecallRecord) -> str:
 
 @router.get("/pharmacy/recalls")
 def pharmacy_page(request: Request, caller: SignedIn) -> Response:
-    principal = caller.principal
+    return _pharmacy_page(request, caller.principal)
+
+
+def _pharmacy_page(request: Request, principal: Principal, *, problems: Sequence[str] = (),
+                   status: int = 200) -> Response:
     with container_of(request).uow() as uow:
         found = recalls_for_pharmacy(uow, principal)
         me = uow.organisations.get(principal.organisation_id)
         name = me.name if me is not None else "your pharmacy"
     return render(request, "recalls_pharmacy.html", {
-        "recalls": found, "pharmacy": name,
-        "now": now(), **HELPERS})
+        "recalls": found, "pharmacy": name, "problems": problems,
+        "outcomes": OUTCOME, "now": now(), **HELPERS}, status=status)
+
+
+@router.post("/pharmacy/recalls/notices/{notice_id}/decision")
+async def pharmacy_decide(request: Request, caller: SignedIn, notice_id: Id) -> Response:
+    """Approve a proposal to tell a patient (told now, as at consumer depth) or decline it
+    with a reason (`notifying.decide_patient_notice`)."""
+    form = await request.form()
+    principal = caller.principal
+
+    def take() -> str:
+        spec = validated(notifying.NoticeDecision, {
+            "decision": text_of(form, "decision"), "reason": text_of(form, "reason")}, FIELDS)
+        container = container_of(request)
+        with container.uow() as uow:
+            notice = notifying.decide_patient_notice(uow, principal, notice_id, spec,
+                                                     catalog=container.catalog)
+        return f"/pharmacy/recalls#recall-{notice.recall_id}"
+
+    return await run_in_threadpool(answered, take, lambda problems, status: _pharmacy_page(
+        request, principal, problems=problems, status=status))
+
+
+@router.get("/pharmacy/recalls/notices/{notice_id}/letter.pdf")
+def pharmacy_letter(request: Request, caller: SignedIn, notice_id: Id) -> Response:
+    """The patient's letter as it was composed when it was sent, to print."""
+    with container_of(request).uow() as uow:
+        body = notifying.patient_letter(uow, caller.principal, notice_id)
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="recall-letter-{notice_id}.pdf"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/pharmacy/recalls/tasks/{task_id}/outcome")
+async def pharmacy_task_outcome(request: Request, caller: SignedIn, task_id: Id) -> Response:
+    """A phone call's outcome (`notifying.complete_task`)."""
+    form = await request.form()
+    principal = caller.principal
+
+    def take() -> str:
+        spec = validated(notifying.TaskOutcome, {
+            "outcome": text_of(form, "outcome"), "note": optional(form, "note")}, FIELDS)
+        with container_of(request).uow() as uow:
+            task = notifying.complete_task(uow, principal, task_id, spec)
+        return f"/pharmacy/recalls#recall-{task.recall_id}"
+
+    return await run_in_threadpool(answered, take, lambda problems, status: _pharmacy_page(
+        request, principal, problems=problems, status=status))
 
 
 @router.post("/pharmacy/recalls/{recall_id}/respond")
