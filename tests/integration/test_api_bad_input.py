@@ -213,6 +213,8 @@ PARAMETERS = [
     ("/api/v1/dispensings/recipients?product_code=12345-678-90", "lot_number"),
     ("/api/v1/prescriptions?status=paused", "status"),
     ("/api/v1/organisations?kind=bank", "kind"),
+    ("/api/v1/recalls/1/patient-notices?state=sent", "state"),
+    ("/api/v1/recall-notices/0/letter", "notice_id"),
 ]
 
 
@@ -249,7 +251,8 @@ def test_no_garbage_body_makes_any_write_endpoint_fail_with_a_5xx(world: World) 
                 .replace("{prescription_id}", "{cared_rx}").replace("{reference}", "1")
                 .replace("{step}", "accept").replace("{pair_id}", "1")
                 .replace("{signal_id}", "1").replace("{recall_id}", "1")
-                .replace("{investigation_id}", "1"))
+                .replace("{investigation_id}", "1").replace("{notice_id}", "1")
+                .replace("{task_id}", "1"))
         for role in ("admin", "pharmacist", "physician"):
             for body in GARBAGE:
                 if body is DEEP and path == "/api/v1/assessments":

@@ -36,11 +36,13 @@ from medsafe.assessment.report import assessment_document
 from medsafe.bootstrap import Container
 from medsafe.cases import service as cases
 from medsafe.interop.gs1 import gtin_check_digit
+from medsafe.recalls import notifying
 from medsafe.recalls import service as recalls
 from medsafe.recalls.inputs import NewRecall
 from medsafe.records import organisations, patients
 from medsafe.records.organisations import NewOrganisation
 from medsafe.records.patients import (
+    ContactDetails,
     NewAllergy,
     NewCareLink,
     NewCondition,
@@ -98,6 +100,9 @@ def _recalls(world: World) -> None:
                 "reason_for_recall": "label mix-up", "reason": "matrix",
                 "products": [{"description": "Tizanidine 10 mg"}],
                 "firm_organisation_id": world.ids["acme"]})).summary.id
+    # Mo's lot reached Phil's pharmacy and its patient: a retail recall being notified
+    # leaves a proposal to tell that patient with the pharmacy.
+    world.ids["notifying_recall"] = recall_at(world, "notifying")
     world.ids["mo_investigation"] = investigation_at(world, "open")
     world.ids["agency_investigation"] = investigation_at(world, "open", who="rita-regulator")
 
@@ -152,10 +157,39 @@ FRESH: dict[str, Callable[[World], Any]] = {
        for state in ("open", "hazard_evaluated", "advisory_review", "voted", "decided")},
     "investigation_decided_recall": lambda w: investigation_at(w, "decided",
                                                                decision="recall"),
+    "fresh_proposal": lambda w: _proposal(w),
+    "fresh_letter": lambda w: _letter(w)[0],
+    "fresh_task": lambda w: _letter(w)[1],
     "active_rx": lambda w: _fresh(w, lambda uow: prescriptions.prescribe(
         uow, w.principals["dora-physician"], w.container.catalog,
         NewPrescription(patient=w.ids["cared"], ingredient="baclofen", dose_text="5 mg"))),
 }
+
+
+def _proposal(world: World) -> int:
+    """A proposal waiting at Phil's pharmacy: that of a fresh retail recall of Mo's lot."""
+    recall_id = recall_at(world, "notifying")
+    with world.container.uow() as uow:
+        found, _ = notifying.list_proposals(uow, world.principals["alice-admin"],
+                                            recall_id=recall_id)
+    return found[0].id
+
+
+def _letter(world: World) -> tuple[int, int]:
+    """A proposal approved for a patient without an e-mail address: (the notice, now a
+    letter; its phone-call task). Other cells give the patient an address: it is taken
+    away first."""
+    notice_id = _proposal(world)
+    admin = world.principals["alice-admin"]
+    with world.container.uow() as uow:
+        patients.update_contacts(uow, admin, world.ids["cared"], ContactDetails(
+            full_name="Pat Example", phone="+44 20 7946 0000"))
+    with world.container.uow() as uow:
+        notice = notifying.decide_patient_notice(uow, admin, notice_id, notifying.NoticeDecision(
+            decision="approve", reason="matrix"), catalog=world.container.catalog)
+    with world.container.uow() as uow:
+        tasks, _ = notifying.list_tasks(uow, admin, recall_id=notice.recall_id)
+    return notice_id, tasks[0].id
 
 
 def _new_pharmacy(world: World) -> int:
@@ -197,6 +231,8 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
                                             "(17)311231(10)MO-001"},
     "case": lambda w, n: case_report(f"US-MATRIX-BODY-{n}").model_dump(mode="json"),
     "step": lambda w, n: {"reason": "triaged"},
+    "notice_decision": lambda w, n: {"decision": "decline", "reason": "moved away"},
+    "task_outcome": lambda w, n: {"outcome": "left_message", "note": "voicemail"},
     "duplicate_search": lambda w, n: {"threshold": 50},
     "duplicate_decision": lambda w, n: {"confirm": False, "reason": "different patients"},
     # a given prior: the matrix world's few cases are too few to fit one
@@ -399,6 +435,17 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
      (200, 409, 200, 409, 409, 403, 401)),
     ("POST", "/api/v1/recalls/{recall_completed}/termination-request", "termination",
      (200, 409, 200, 409, 409, 403, 401)),
+    # a pharmacy's part: its patient notices and calls (an admin's: all); others none
+    ("GET", "/api/v1/recalls/{notifying_recall}/patient-notices?state=proposed", None,
+     (200, 403, 403, 200, 403, 403, 401)),
+    ("GET", "/api/v1/recalls/{notifying_recall}/tasks", None,
+     (200, 403, 403, 200, 403, 403, 401)),
+    ("POST", "/api/v1/recall-notices/{fresh_proposal}/decision", "notice_decision",
+     (200, 403, 403, 200, 403, 403, 401)),
+    ("GET", "/api/v1/recall-notices/{fresh_letter}/letter", None,
+     (200, 403, 403, 200, 403, 403, 401)),
+    ("POST", "/api/v1/recall-tasks/{fresh_task}/outcome", "task_outcome",
+     (200, 403, 403, 200, 403, 403, 401)),
     # investigations: the firm's and the regulator's (a maker sees its own only)
     ("GET", "/api/v1/investigations", None, (200, 200, 200, 403, 403, 403, 401)),
     ("POST", "/api/v1/investigations", "investigation", (201, 201, 201, 403, 403, 403, 401)),

@@ -2,6 +2,10 @@
 and take its steps (evidence, hazard evaluation, advisory committee, decision); create a
 recall from a decided investigation or directly as its firm; take its 21 CFR Part 7 steps.
 
+A pharmacy's part after the notices go out: its patient notices and proposals of a recall,
+approve or decline a proposal, a letter's PDF, a phone call's outcome
+(`recalls.notifying`).
+
 Every step carries a `reason`, audited with its author. A step the workflow refuses is a
 409 problem naming the state, the transition and the role; a role that may never do it a
 403. Creating honours Idempotency-Key.
@@ -12,14 +16,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from medsafe.api import idempotency
 from medsafe.api.deps import ContainerDep, CurrentPrincipal, Paging
 from medsafe.api.pagination import Page, page_of
 from medsafe.api.routers import Id, as_json, text_query
 from medsafe.recalls import investigation_service as investigations
-from medsafe.recalls import service
+from medsafe.recalls import notifying, service
 from medsafe.recalls.inputs import (
     Classification,
     NewAnalysis,
@@ -42,6 +46,7 @@ from medsafe.recalls.inputs import (
     Strategy,
 )
 from medsafe.recalls.investigation_service import InvestigationView
+from medsafe.recalls.notifying import NoticeDecision, PatientNoticeView, TaskOutcome, TaskView
 from medsafe.recalls.service import RecallDetail, RecallSummary
 
 router = APIRouter(tags=["recalls"])
@@ -50,6 +55,7 @@ STEP = "/investigations/{investigation_id}"  # the investigation a step is taken
 RecallStateName = Literal["detected", "triaged", "initiated", "classified", "strategy_set",
                           "published", "notifying", "in_progress", "completed",
                           "termination_requested", "terminated"]
+PatientNoticeState = Literal["proposed", "declined", "queued", "letter", "acknowledged"]
 InvestigationStateName = Literal["open", "hazard_evaluated", "advisory_review", "decided",
                                  "closed"]
 
@@ -126,6 +132,63 @@ def request_termination(recall_id: Id, body: NewTerminationRequest, app: Contain
     """The firm asks to end its completed recall (§7.55(b))."""
     with app.uow() as uow:
         return service.request_termination(uow, caller, recall_id, body)
+
+
+# -- a pharmacy's part: patient notices and phone calls --------------------------------------
+
+@router.get("/recalls/{recall_id}/patient-notices", response_model=Page[PatientNoticeView])
+def list_patient_notices(
+    recall_id: Id, app: ContainerDep, caller: CurrentPrincipal, paging: Paging,
+    state: Annotated[PatientNoticeState | None, Query()] = None,
+) -> Page[PatientNoticeView]:
+    """The caller's pharmacy's patient notices of this recall (an administrator's: all);
+    `state=proposed` lists the proposals waiting for the pharmacist's decision."""
+    with app.uow() as uow:
+        items, total = notifying.list_patient_notices(
+            uow, caller, recall_id=recall_id, state=state, offset=paging.offset,
+            limit=paging.page_size)
+    return page_of(items, total, paging)
+
+
+@router.get("/recalls/{recall_id}/tasks", response_model=Page[TaskView])
+def list_tasks(recall_id: Id, app: ContainerDep, caller: CurrentPrincipal, paging: Paging,
+               open_only: Annotated[bool, Query()] = True) -> Page[TaskView]:
+    """The caller's pharmacy's phone-call tasks of this recall, open ones first."""
+    with app.uow() as uow:
+        items, total = notifying.list_tasks(uow, caller, recall_id=recall_id,
+                                            open_only=open_only, offset=paging.offset,
+                                            limit=paging.page_size)
+    return page_of(items, total, paging)
+
+
+@router.post("/recall-notices/{notice_id}/decision", response_model=PatientNoticeView)
+def decide_patient_notice(notice_id: Id, body: NoticeDecision, app: ContainerDep,
+                          caller: CurrentPrincipal) -> PatientNoticeView:
+    """Approve a proposal (the patient is told now) or decline it with a reason."""
+    with app.uow() as uow:
+        return notifying.decide_patient_notice(uow, caller, notice_id, body,
+                                               catalog=app.catalog)
+
+
+@router.get("/recall-notices/{notice_id}/letter",
+            responses={200: {"content": {"application/pdf": {}},
+                             "description": "the letter, as composed when it was sent"}})
+def patient_letter(notice_id: Id, app: ContainerDep, caller: CurrentPrincipal) -> Response:
+    """The printable letter (PDF) of a patient notice sent on paper."""
+    with app.uow() as uow:
+        body = notifying.patient_letter(uow, caller, notice_id)
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="recall-letter-{notice_id}.pdf"',
+        "Cache-Control": "no-store"})
+
+
+@router.post("/recall-tasks/{task_id}/outcome", response_model=TaskView)
+def complete_task(task_id: Id, body: TaskOutcome, app: ContainerDep,
+                  caller: CurrentPrincipal) -> TaskView:
+    """A phone call's outcome: `no_answer` keeps the task open, the others close it, and
+    `reached` acknowledges the letter."""
+    with app.uow() as uow:
+        return notifying.complete_task(uow, caller, task_id, body)
 
 
 # -- investigations ------------------------------------------------------------------------
