@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 
 from medsafe.errors import MedsafeError
+from medsafe.population.generator import EMAIL_DOMAIN as DEMO_EMAIL_DOMAIN
 from medsafe.population.generator import STORY_REACTIONS
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
@@ -88,17 +89,27 @@ def create_demo_accounts(uow: UnitOfWork) -> list[DemoLogin]:
         uow.flush()
 
     def make(username: str, role: str, name: str, organisation_id: int | None = None,
-             patient: int | None = None) -> None:
+             patient: int | None = None, email: str | None = None) -> None:
         accounts.create_user(uow, SYSTEM, username=username, password=DEMO_PASSWORD,
                              role=role, display_name=name, organisation_id=organisation_id,
-                             patient_id=patient)
+                             patient_id=patient, email=email)
+
+    # Phil reads his pharmacy's mailbox, and Dora the one of the synthetic prescriber whose
+    # patients she takes over: the story's notices go to those addresses (example.org, as
+    # the generator writes them, reaches nobody outside the demo's mail catcher).
+    pharmacy = uow.session.get(Organisation, pharmacy_id)
+    prescriber = uow.session.get(User, physician_id)
+    phil_email = (pharmacy.email if pharmacy is not None and pharmacy.email
+                  else f"phil-pharmacist@{DEMO_EMAIL_DOMAIN}")
+    dora_email = (prescriber.email if prescriber is not None and prescriber.email
+                  else f"dora-physician@{DEMO_EMAIL_DOMAIN}")
 
     make("alice-admin", "admin", "Alice (administrator)")
     make("rita-regulator", "regulator", "Rita (regulator)", regulator.id)
     make("mo-manufacturer", "manufacturer", "Mo (baclofen manufacturer)",
          product.manufacturer_id)
-    make("phil-pharmacist", "pharmacist", "Phil (pharmacist)", pharmacy_id)
-    make("dora-physician", "physician", "Dr Dora (physician)")
+    make("phil-pharmacist", "pharmacist", "Phil (pharmacist)", pharmacy_id, email=phil_email)
+    make("dora-physician", "physician", "Dr Dora (physician)", email=dora_email)
     make("pat-patient", "patient", "Pat (patient)", patient=patient_id)
     dora = uow.session.execute(select(User).where(User.username == "dora-physician")
                                ).scalar_one()
