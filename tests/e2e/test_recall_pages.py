@@ -30,12 +30,13 @@ from fastapi.testclient import TestClient
 from lxml import etree
 from markupsafe import escape
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from medsafe.cases.intake import Receipt, store_reports
 from medsafe.errors import InvalidTransition
 from medsafe.interop.openfda.reader import read_recalls
 from medsafe.recalls import investigation_service as investigations
-from medsafe.recalls import service, workflow
+from medsafe.recalls import notifying, service, workflow
 from medsafe.recalls.inputs import (
     Classification,
     NewAnalysis,
@@ -54,10 +55,17 @@ from medsafe.recalls.inputs import (
 from medsafe.recalls.openfda_import import import_openfda
 from medsafe.security.principal import SYSTEM
 from medsafe.signals import management
+from medsafe.store.schema import Organisation, OutboxMessage
 from medsafe.store.uow import UnitOfWork
 from tests.support.case_builder import case_report, reaction
 from tests.support.live_server import browser_page, serving
-from tests.support.recalls import enforcement_file, enforcement_record, mo_recall, step
+from tests.support.recalls import (
+    enforcement_file,
+    enforcement_record,
+    mo_recall,
+    recall_at,
+    step,
+)
 from tests.support.web_client import csrf_of, log_in
 from tests.support.world import PASSWORD, World
 
@@ -528,6 +536,160 @@ def test_only_pharmacists_have_a_pharmacy_recall_page(app: FastAPI, story: Story
         assert log_in(app, username).get("/pharmacy/recalls").status_code == 403, username
 
 
+# -- the pharmacy's part after the notices: proposals, letters, calls -------------------------
+
+def pharmacy_section(client: TestClient, recall_id: int) -> str:
+    """One recall's section of the pharmacy page."""
+    return part(client.get("/pharmacy/recalls").text, f'id="recall-{recall_id}"')
+
+
+def counted(section: str, name: str) -> str:
+    found = re.search(rf'data-count="{name}">([^<]+)<', section)
+    assert found is not None, name
+    return found.group(1)
+
+
+def only_proposal(section: str) -> int:
+    ids = re.findall(r'data-notice="(\d+)"', part(section, 'class="proposals"', "</table>"))
+    assert len(ids) == 1, ids
+    return int(ids[0])
+
+
+def test_a_firm_lot_recall_without_an_ndc_reaches_the_pharmacy_that_holds_the_lot(
+        world: World, app: FastAPI, story: Story) -> None:
+    """Matching rule 6: Mo's recall names lot MO-001 and no NDC; Mo makes the product
+    Phil's pharmacy holds that lot of, so the recall is Phil's (and not Oscar's)."""
+    with world.container.uow() as uow:
+        recall_id = service.create_recall(uow, world.principals["mo-manufacturer"],
+                                          NewRecall.model_validate({
+                                              "reason_for_recall": "Label mix-up",
+                                              "products": [{"description": "Baclofen tablets",
+                                                            "lots": [{"number": "MO-001"}]}],
+                                              "reason": "found at packing"})).summary.id
+    step(world, "mo-manufacturer", recall_id, "triage", "a mix-up is a recall matter")
+    step(world, "mo-manufacturer", recall_id, "initiate", "we recall the lot")
+    _regulator(world, recall_id, "III")
+    _strategy(world, "mo-manufacturer", recall_id)
+    step(world, "rita-regulator", recall_id, "publish", "in this week's report")
+    phil = log_in(app, "phil-pharmacist").get("/pharmacy/recalls").text
+    assert f'id="recall-{recall_id}"' in phil
+    assert "MO-001" in part(phil, f'id="recall-{recall_id}"')
+    assert f'id="recall-{recall_id}"' not in log_in(app, "oscar-pharmacist").get(
+        "/pharmacy/recalls").text
+
+
+def test_a_pharmacist_declines_a_proposal_only_with_a_reason(world: World, app: FastAPI,
+                                                             story: Story) -> None:
+    recall_id = recall_at(world, "notifying")  # retail depth: Phil decides about Pat
+    phil = log_in(app, "phil-pharmacist")
+    section = pharmacy_section(phil, recall_id)
+    assert "1 proposal waiting for your decision" in text(section)
+    assert counted(section, "declined") == "0"
+    notice = only_proposal(section)
+    url = f"/pharmacy/recalls/notices/{notice}/decision"
+    refused = phil.post(url, data={"csrf_token": csrf_of(phil), "decision": "decline",
+                                   "reason": " "})
+    assert refused.status_code == 422
+    assert "say why this patient is not told" in refused.text
+    declined = phil.post(url, follow_redirects=False, data={
+        "csrf_token": csrf_of(phil), "decision": "decline", "reason": "moved abroad"})
+    assert declined.status_code == 303, declined.text
+    assert declined.headers["location"] == f"/pharmacy/recalls#recall-{recall_id}"
+    section = pharmacy_section(phil, recall_id)
+    assert counted(section, "declined") == "1"
+    assert counted(section, "proposed") == "no proposal waiting"
+    assert 'class="proposals"' not in section
+    again = phil.post(url, data={"csrf_token": csrf_of(phil), "decision": "approve"})
+    assert again.status_code == 409
+    assert "it was decided already" in again.text
+
+
+def test_a_pharmacist_approves_a_proposal_prints_the_letter_and_records_the_call(
+        world: World, app: FastAPI, story: Story) -> None:
+    """Pat has no e-mail address: approved, Pat is told by letter, and Phil's pharmacy
+    gets the phone call to make; the call reaching Pat acknowledges the letter. The
+    pharmacy's own notice (it has an address now) is acknowledged through its link."""
+    address = "dispensary@phil.example.org"
+    with world.container.uow() as uow:
+        pharmacy = uow.session.get_one(Organisation, world.ids["phil_pharmacy"])
+        pharmacy.email = address
+        uow.commit()
+    recall_id = recall_at(world, "notifying")
+    phil = log_in(app, "phil-pharmacist")
+    section = pharmacy_section(phil, recall_id)
+    cell = text(part(section, 'data-item="notice"', "</tr>"))
+    assert "not yet" in cell
+    assert "sent 20" in cell
+    with world.container.uow() as uow:
+        number = service.read_recall(uow, world.principals["alice-admin"],
+                                     recall_id).summary.recall_number
+        token = uow.session.execute(select(OutboxMessage.ack_token).where(
+            OutboxMessage.topic == f"recall:{number}", OutboxMessage.recipient == address)
+        ).scalar_one()
+    assert visitor(app).post(f"/notices/ack/{token}").status_code == 200
+    section = pharmacy_section(phil, recall_id)
+    cell = text(part(section, 'data-item="notice"', "</tr>"))
+    assert "not yet" not in cell
+    assert "acknowledged 20" in cell
+    notice = only_proposal(section)
+    approved = phil.post(f"/pharmacy/recalls/notices/{notice}/decision",
+                         follow_redirects=False,
+                         data={"csrf_token": csrf_of(phil), "decision": "approve"})
+    assert approved.status_code == 303, approved.text
+    section = pharmacy_section(phil, recall_id)
+    assert counted(section, "told") == "1"
+    assert counted(section, "letters") == "1"
+    assert counted(section, "calls-open") == "1 open"
+    link = f"/pharmacy/recalls/notices/{notice}/letter.pdf"
+    assert f'href="{link}"' in section
+    letter = phil.get(link)
+    assert letter.status_code == 200
+    assert letter.headers["content-type"] == "application/pdf"
+    assert letter.content.startswith(b"%PDF-")
+    tasks = re.findall(r'data-task="(\d+)"', section)
+    assert len(tasks) == 1, tasks
+    outcome = f"/pharmacy/recalls/tasks/{tasks[0]}/outcome"
+    unknown = phil.post(outcome, data={"csrf_token": csrf_of(phil), "outcome": "shouted"})
+    assert unknown.status_code == 422
+    reached = phil.post(outcome, follow_redirects=False, data={
+        "csrf_token": csrf_of(phil), "outcome": "reached", "note": "Pat will call Dr Dora"})
+    assert reached.status_code == 303, reached.text
+    section = pharmacy_section(phil, recall_id)
+    assert counted(section, "calls-open") == "none open"
+    assert counted(section, "calls-done") == "1"
+    assert "1 acknowledged" in text(part(section, 'data-item="patients"', "</tr>"))
+    twice = phil.post(outcome, data={"csrf_token": csrf_of(phil), "outcome": "reached"})
+    assert twice.status_code == 409
+    assert "by phil-pharmacist" in twice.text
+
+
+def test_another_pharmacy_cannot_see_or_act_on_a_pharmacys_notices(
+        world: World, app: FastAPI, story: Story) -> None:
+    recall_id = recall_at(world, "notifying")
+    admin = world.principals["alice-admin"]
+    with world.container.uow() as uow:
+        proposals, _ = notifying.list_proposals(uow, admin, recall_id=recall_id)
+    with world.container.uow() as uow:
+        notifying.decide_patient_notice(uow, admin, proposals[0].id, notifying.NoticeDecision(
+            decision="approve"), catalog=world.container.catalog)
+    with world.container.uow() as uow:
+        tasks, _ = notifying.list_tasks(uow, admin, recall_id=recall_id)
+    notice, task = proposals[0].id, tasks[0].id
+    oscar = log_in(app, "oscar-pharmacist")
+    assert f'id="recall-{recall_id}"' not in oscar.get("/pharmacy/recalls").text
+    assert oscar.get(f"/pharmacy/recalls/notices/{notice}/letter.pdf").status_code == 404
+    assert oscar.post(f"/pharmacy/recalls/notices/{notice}/decision", data={
+        "csrf_token": csrf_of(oscar), "decision": "decline",
+        "reason": "not ours"}).status_code == 404
+    assert oscar.post(f"/pharmacy/recalls/tasks/{task}/outcome", data={
+        "csrf_token": csrf_of(oscar), "outcome": "reached"}).status_code == 404
+    physician = log_in(app, "dora-physician")
+    assert physician.get(
+        f"/pharmacy/recalls/notices/{notice}/letter.pdf").status_code == 403
+    phil = log_in(app, "phil-pharmacist")
+    assert phil.get(f"/pharmacy/recalls/notices/{notice}/letter.pdf").status_code == 200
+
+
 # -- investigations ----------------------------------------------------------------------------
 
 def test_the_investigation_page_shows_the_analysis_committee_votes_and_decision(
@@ -643,6 +805,7 @@ def test_in_a_browser_the_public_recall_page_and_the_pharmacy_page(
         page.wait_for_url(f"{base}/home")
         page.get_by_role("link", name="Our recalls").click()
         page.wait_for_url(f"{base}/pharmacy/recalls")
-        expect(page.locator("table.affected-patients")).to_contain_text(world.ids["cared"])
-        expect(page.locator("table.affected-stock")).to_contain_text("MO-001")
+        mine = page.locator(f"#recall-{story.baclofen}")  # other tests add recalls of MO-001
+        expect(mine.locator("table.affected-patients")).to_contain_text(world.ids["cared"])
+        expect(mine.locator("table.affected-stock")).to_contain_text("MO-001")
     assert watched.problems == [], watched.problems
