@@ -4,7 +4,8 @@ or dispensed the recalled lots and the prescribers of the patients who received 
 written to, never a bystander; at consumer depth every affected patient is told (e-mail,
 or a letter and a phone-call task); at retail depth the pharmacist decides; a step rolled
 back writes nothing; notices are never written twice; the baclofen patient is told to
-keep taking it."""
+keep taking it, unless the strategy's patient advice says to stop (with its reason, stored
+with the recall)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from medsafe.knowledge.catalog import Catalog
 from medsafe.notify import acknowledgements
 from medsafe.recalls import notifying, service
 from medsafe.recalls.inputs import Classification, RecallStepInput, Strategy
+from medsafe.recalls.model import Hazard, PatientAction
 from medsafe.recalls.notices import withdrawal_caution
 from medsafe.recalls.notifying import NoticeDecision, TaskOutcome
 from medsafe.records import organisations, patients
@@ -35,6 +37,7 @@ from medsafe.store.schema import (
     OutboxMessage,
     Patient,
     RecallPatientNotice,
+    RecallRow,
     RecallTask,
 )
 from medsafe.supply import dispensing, prescriptions, products, stock
@@ -138,8 +141,9 @@ def scene(world: World) -> Scene:
 
 
 def published_recall(world: World, lots: tuple[str, ...],
-                     depth: Literal["consumer", "retail"]) -> int:
-    """Mo Pharma's recall of these lots, classified, with its strategy, published."""
+                     depth: Literal["consumer", "retail"], **advice: str) -> int:
+    """Mo Pharma's recall of these lots, classified, with its strategy (and the patient
+    advice `advice` gives, if any), published."""
     recall_id = mo_recall(world, lots=lots).summary.id
     step(world, "mo-manufacturer", recall_id, "triage")
     step(world, "mo-manufacturer", recall_id, "initiate")
@@ -148,7 +152,8 @@ def published_recall(world: World, lots: tuple[str, ...],
                          Classification(classification="II", reason="hazard evaluated"))
     with world.container.uow() as uow:
         service.set_strategy(uow, world.principals["mo-manufacturer"], recall_id, Strategy(
-            depth=depth, public_warning="none", effectiveness_check="B", reason="agreed"))
+            depth=depth, public_warning="none", effectiveness_check="B", reason="agreed",
+            **advice))
     step(world, "rita-regulator", recall_id, "publish")
     return recall_id
 
@@ -259,6 +264,94 @@ def test_the_baclofen_patient_is_told_to_keep_taking_it_with_the_label_warning(
     assert flat(caution.text) in body
     assert caution.citation in body
     assert not re.search(r"\bstop (taking|using)\b", body, re.IGNORECASE)
+
+
+# -- the patient advice the hazard calls for (issue 6 §3) ---------------------------------------
+
+STOP_REASON = "Some tablets of these lots contain glass particles that can cut the throat."
+PLAIN = "A few tablets in this batch may have small pieces of glass in them."
+
+
+def stored_hazard(world: World, recall_id: int) -> Hazard | None:
+    with world.container.uow() as uow:
+        row = uow.session.get(RecallRow, recall_id)
+        assert row is not None
+        return uow.recalls.record(row).hazard
+
+
+def test_a_strategy_that_says_stop_now_tells_patients_to_stop_and_why(world: World) -> None:
+    s = scene(world)
+    recall_id = published_recall(world, s.lots, "consumer", patient_action="stop_now",
+                                 stop_reason=STOP_REASON, plain_words=PLAIN)
+    detail = notify(world, recall_id)
+
+    by_recipient = {m.recipient: m for m in messages(world, recall_id)}
+    for patient in ("ann", "cat"):
+        body = flat(by_recipient[s.emails[patient]].body_text)
+        assert "Stop using the Baclofen 10 mg from this batch now." in body
+        assert STOP_REASON in body
+        assert PLAIN in body
+        assert "Keep taking your Baclofen" not in body
+    to_pharmacy = flat(by_recipient[s.emails["a"]].body_text)
+    assert "The hazard calls for patients to stop" in to_pharmacy
+    assert STOP_REASON in to_pharmacy
+    assert "Do not tell patients to stop" not in to_pharmacy
+    assert STOP_REASON in flat(by_recipient[s.emails["dr2"]].body_text)
+    # ben has no e-mail: his letter and the pharmacy's phone call say stop too.
+    ben = patient_notices(world, recall_id)[patient_id(world, s.patients["ben"])]
+    assert ben.letter is not None
+    letter = flat(" ".join(text for _, text in ben.letter["blocks"]))
+    assert "Stop using the Baclofen 10 mg from this batch now." in letter
+    assert STOP_REASON in letter
+    with world.container.uow() as uow:
+        task = notifying.list_tasks(uow, s.pharmacists["a"], recall_id=recall_id)[0][0]
+    assert "stop using this batch today" in flat(task.text)
+    # The advice is the strategy step's, in its history.
+    chosen = next(h for h in detail.history if h.transition == "set_strategy")
+    assert chosen.detail["patient_advice"] == {
+        "action": "stop_now", "stop_reason": STOP_REASON, "plain_words": PLAIN}
+
+
+def test_the_patient_advice_round_trips_through_the_store(world: World) -> None:
+    s = scene(world)
+    stopping = published_recall(world, s.lots, "consumer", patient_action="stop_now",
+                                stop_reason=STOP_REASON, plain_words=PLAIN)
+    assert stored_hazard(world, stopping) == Hazard(PatientAction.STOP_NOW,
+                                                    stop_reason=STOP_REASON,
+                                                    plain_words=PLAIN)
+    worded = published_recall(world, (f"RT{s.n}",), "retail", plain_words=PLAIN)
+    assert stored_hazard(world, worded) == Hazard(plain_words=PLAIN)
+    default = published_recall(world, (f"RD{s.n}",), "retail")
+    assert stored_hazard(world, default) is None  # none given: nothing invented
+    with world.container.uow() as uow:
+        row = uow.session.get(RecallRow, default)
+        assert row is not None
+        assert (row.patient_action, row.patient_stop_reason, row.patient_plain_words) == \
+            (None, None, None)
+
+
+def test_telling_patients_to_stop_needs_the_reason(world: World) -> None:
+    s = scene(world)
+    recall_id = mo_recall(world, lots=(s.lots[0],)).summary.id
+    step(world, "mo-manufacturer", recall_id, "triage")
+    step(world, "mo-manufacturer", recall_id, "initiate")
+    with world.container.uow() as uow:
+        service.classify(uow, world.principals["rita-regulator"], recall_id,
+                         Classification(classification="I", reason="hazard evaluated"))
+    for advice, field in (({"patient_action": "stop_now"}, "stop_reason"),
+                          ({"patient_action": "stop_now", "stop_reason": "  "}, "stop_reason"),
+                          ({"stop_reason": STOP_REASON}, "stop_reason"),
+                          ({"plain_words": " "}, "plain_words")):
+        with world.container.uow() as uow, pytest.raises(Invalid) as refused:
+            service.set_strategy(uow, world.principals["mo-manufacturer"], recall_id,
+                                 Strategy.model_validate({
+                                     "depth": "consumer", "public_warning": "general",
+                                     "effectiveness_check": "A", "reason": "agreed",
+                                     **advice}))
+        assert refused.value.where == field
+    with world.container.uow() as uow:
+        assert service.read_recall(uow, SYSTEM, recall_id).summary.state == "classified"
+    assert stored_hazard(world, recall_id) is None
 
 
 def test_the_letter_prints_and_the_phone_call_acknowledges_it(world: World) -> None:

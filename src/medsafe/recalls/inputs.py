@@ -214,11 +214,22 @@ class Classification(Input):
 
 
 class Strategy(Input):
-    """§7.42(b): depth, public warning, effectiveness-check level."""
+    """§7.42(b): depth, public warning, effectiveness-check level; and the patient advice
+    the hazard calls for (issue 6 §3; checked as `recalls.model.Hazard`): none given, the
+    notices say keep taking it until switched; stop_now needs the reason."""
 
     depth: Literal["wholesale", "retail", "consumer"]
     public_warning: Literal["none", "general", "specialised"]
     effectiveness_check: Literal["A", "B", "C", "D", "E"]
+    patient_action: Literal["keep_taking", "stop_now"] | None = Field(
+        default=None, description="what patient notices tell patients to do with the "
+        "medicine (default: keep_taking, until the prescriber or pharmacist switches them)")
+    stop_reason: str | None = Field(
+        default=None, max_length=4000,
+        description="required with stop_now: the danger that makes stopping the right advice")
+    plain_words: str | None = Field(
+        default=None, max_length=4000,
+        description="the problem in words a patient follows (default: the recall's reason)")
     reason: Reason
     acting_as: ActingAs = None
 

@@ -9,7 +9,8 @@ several products under one number, so `products` is a tuple (an openFDA record h
 What the enforcement report does not carry is None here, never guessed: the recall
 strategy of §7.42 (depth, public warning, effectiveness-check level) is FDA's and the
 firm's working data and is not published in openFDA; a recall FDA has not classified yet
-has no class.
+has no class. Nor does it carry the patient advice (`Hazard`): that is medsafe's, given
+by the firm with the strategy.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from medsafe.recalls.workflow import Initiative, RecallClass, RecallKind, Recall
 
 # The enums the workflow defines are part of the record too, and importable from here.
 __all__ = [
-    "Depth", "EffectivenessLevel", "Firm", "Initiative", "PublicWarning", "RecallClass",
-    "RecallDates", "RecallKind", "RecallLot", "RecallProduct", "RecallRecord", "RecallState"
+    "Depth", "EffectivenessLevel", "Firm", "Hazard", "Initiative", "PatientAction",
+    "PublicWarning", "RecallClass", "RecallDates", "RecallKind", "RecallLot", "RecallProduct",
+    "RecallRecord", "RecallState"
 ]
 
 
@@ -125,10 +127,53 @@ class RecallDates:
     terminated: date | None = None
 
 
+class PatientAction(StrEnum):
+    """What the patient is told to do with the medicine itself.
+
+    KEEP_TAKING is the default: a recalled lot is replaced or the patient switched by the
+    prescriber or pharmacist, never stopped by the patient alone. STOP_NOW is for a hazard
+    that is itself worse than stopping (contamination with a danger to life): it must be
+    chosen explicitly, with the reason.
+    """
+
+    KEEP_TAKING = "keep_taking"
+    STOP_NOW = "stop_now"
+
+
+@dataclass(frozen=True, slots=True)
+class Hazard:
+    """What the patient notices say about the hazard beyond the recall's reason: the
+patient advice the firm gives with its strategy (issue 6 §3).
+
+    `stop_reason` is required with STOP_NOW and names the danger that makes stopping the
+    right advice. `plain_words` is the problem in words a patient follows, written by the
+    firm or the pharmacist; without them the patient notice quotes the recall's reason.
+    """
+
+    action: PatientAction = PatientAction.KEEP_TAKING
+    stop_reason: str | None = None
+    plain_words: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is PatientAction.STOP_NOW and not (self.stop_reason or "").strip():
+            raise Invalid("telling patients to stop needs the reason the hazard gives",
+                          where="hazard.stop_reason")
+        if self.action is PatientAction.KEEP_TAKING and self.stop_reason is not None:
+            raise Invalid("a stop reason only goes with the action stop_now",
+                          where="hazard.stop_reason")
+        if self.plain_words is not None and not self.plain_words.strip():
+            raise Invalid("plain words, when given, cannot be empty", where="hazard.plain_words")
+
+    @property
+    def stop(self) -> bool:
+        return self.action is PatientAction.STOP_NOW
+
+
 @dataclass(frozen=True, slots=True)
 class RecallRecord:
     """A recall: identity, kind and state, class, reason, products and lots, the firm,
-    who started it, how it was announced, its strategy, and its dates."""
+    who started it, how it was announced, its strategy, its dates, and the patient advice
+    its hazard calls for."""
 
     recall_number: str | None
     event_id: str | None
@@ -146,6 +191,9 @@ class RecallRecord:
     public_warning: PublicWarning | None = None
     effectiveness_check: EffectivenessLevel | None = None
     dates: RecallDates = field(default_factory=RecallDates)
+    # The patient advice of the strategy; None until the firm gives one (openFDA carries
+    # none), and then the notices give the default, `Hazard()`: keep taking it.
+    hazard: Hazard | None = None
 
     def __post_init__(self) -> None:
         if not self.products:

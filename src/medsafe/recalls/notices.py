@@ -30,7 +30,6 @@ import textwrap
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Literal
 
 from medsafe.errors import Invalid
@@ -40,50 +39,14 @@ from medsafe.notify.letter import Block, PageSize, render_pdf
 from medsafe.notify.message import ChannelName, Notice
 from medsafe.recalls.matching import Affected, Recipient
 from medsafe.recalls.model import Depth, RecallClass, RecallLot, RecallProduct, RecallRecord
+
+# The patient advice is part of the recall record (stored with it, set with the strategy);
+# importable from here too, where the notices use it.
+from medsafe.recalls.model import Hazard as Hazard
+from medsafe.recalls.model import PatientAction as PatientAction
 from medsafe.recalls.workflow import RecallKind
 
 # -- inputs ----------------------------------------------------------------------------------
-
-
-class PatientAction(StrEnum):
-    """What the patient is told to do with the medicine itself.
-
-    KEEP_TAKING is the default: a recalled lot is replaced or the patient switched by the
-    prescriber or pharmacist, never stopped by the patient alone. STOP_NOW is for a hazard
-    that is itself worse than stopping (contamination with a danger to life): it must be
-    chosen explicitly, with the reason.
-    """
-
-    KEEP_TAKING = "keep_taking"
-    STOP_NOW = "stop_now"
-
-
-@dataclass(frozen=True, slots=True)
-class Hazard:
-    """What the notices say about the hazard beyond the recall record.
-
-    `stop_reason` is required with STOP_NOW and names the danger that makes stopping the
-    right advice. `plain_words` is the problem in words a patient follows, written by the
-    firm or the pharmacist; without them the patient notice quotes the recall's reason.
-    """
-
-    action: PatientAction = PatientAction.KEEP_TAKING
-    stop_reason: str | None = None
-    plain_words: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.action is PatientAction.STOP_NOW and not (self.stop_reason or "").strip():
-            raise Invalid("telling patients to stop needs the reason the hazard gives",
-                          where="hazard.stop_reason")
-        if self.action is PatientAction.KEEP_TAKING and self.stop_reason is not None:
-            raise Invalid("a stop reason only goes with the action stop_now",
-                          where="hazard.stop_reason")
-        if self.plain_words is not None and not self.plain_words.strip():
-            raise Invalid("plain words, when given, cannot be empty", where="hazard.plain_words")
-
-    @property
-    def stop(self) -> bool:
-        return self.action is PatientAction.STOP_NOW
 
 
 @dataclass(frozen=True, slots=True)

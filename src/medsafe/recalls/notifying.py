@@ -23,9 +23,11 @@ written to again, so running it twice writes nothing the second time. A pharmacy
 clinic or prescriber without a usable e-mail address is not written to; the step's
 history names them (`not_emailed`).
 
-The texts say "keep taking it until switched" unless the hazard says otherwise; the
-recall record carries no hazard of its own yet, so `queue` uses the default,
-`notices.KEEP_TAKING`.
+Every notice gives the patient advice of the recall's hazard (`RecallRecord.hazard`, set
+by the firm with the strategy): "keep taking it until switched" by default
+(`notices.KEEP_TAKING`, also where the recall has none), or, where the strategy says
+stop_now, to stop using medicine from these lots, quoting the reason. A pharmacist's
+approval of a proposal later tells the patient with the advice the recall has then.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def queue(uow: UnitOfWork, recall_id: int, record: RecallRecord, *,
         told.add((kind, address))
         consignee = Consignee(Contact(organisation.name, email=address),
                               texts.held_lots(affected, organisation_id), kind=kind)
-        composed = texts.consignee_notice(record, consignee, catalog,
+        composed = texts.consignee_notice(record, consignee, catalog, hazard_of(record),
                                           lots=_lots_of(record, affected, organisation_id))
         outgoing.append(composed.to_notice("email", address, topic))
         consignees += 1
@@ -152,7 +154,7 @@ def queue(uow: UnitOfWork, recall_id: int, record: RecallRecord, *,
         told.add(("prescriber", address))
         composed = texts.prescriber_notice(
             record, Contact(user.display_name, email=address),
-            [by_patient[p] for p in sorted(prescribed[user_id])], catalog)
+            [by_patient[p] for p in sorted(prescribed[user_id])], catalog, hazard_of(record))
         outgoing.append(composed.to_notice("email", address, topic))
         prescribers += 1
     uow.outbox.add_all(outgoing, at=at)
@@ -172,7 +174,7 @@ def _patient_notices(uow: UnitOfWork, recall_id: int, record: RecallRecord,
         return counts  # no strategy, no depth: nobody can say who among them is told
     noticed = uow.recall_notices.noticed_patients(recall_id)
     fresh = [patient for patient in patients if int(patient.key) not in noticed]
-    plan = texts.plan_patient_notices(record, fresh, today=day)
+    plan = texts.plan_patient_notices(record, fresh, hazard_of(record), today=day)
     latest = _latest(affected)
     # Rows are flushed together (each e-mail's outbox row flushes those before it), not
     # one by one: a round trip per row was most of the time on PostgreSQL.
@@ -211,17 +213,17 @@ def _tell(uow: UnitOfWork, record: RecallRecord, row: RecallPatientNotice,
     """Tell one patient: by e-mail (the notice is queued, with its outbox message), or
     by a letter composed now and stored (the notice is a letter, and the phone call the
     pharmacy is to make is returned)."""
-    email = patient.contact.email
+    email, hazard = patient.contact.email, hazard_of(record)
     if email is not None:
-        composed = texts.patient_notice(record, patient, catalog)
+        composed = texts.patient_notice(record, patient, catalog, hazard)
         message = uow.outbox.add(composed.to_notice("email", email, topic), at=at)
         row.state, row.outbox_message_id = "queued", message.id
         return None
-    composed = texts.patient_notice(record, patient, catalog, letter=True, today=day)
+    composed = texts.patient_notice(record, patient, catalog, hazard, letter=True, today=day)
     row.state = "letter"
     row.letter = {"subject": composed.subject,
                   "blocks": [[block.style, block.text] for block in composed.blocks]}
-    return texts.phone_call_task(record, patient, catalog)
+    return texts.phone_call_task(record, patient, catalog, hazard)
 
 
 def _add_calls(uow: UnitOfWork, calls: list[tuple[RecallPatientNotice, texts.PhoneCallTask]],
@@ -235,6 +237,11 @@ def _add_calls(uow: UnitOfWork, calls: list[tuple[RecallPatientNotice, texts.Pho
             notice_id=row.id, kind=PHONE_CALL, title=call.title[:300], text=call.script,
             created_at=at), flush=False)
     uow.flush()
+
+
+def hazard_of(record: RecallRecord) -> texts.Hazard:
+    """The patient advice the notices give: the recall's own, else the default."""
+    return record.hazard or texts.KEEP_TAKING
 
 
 def usable_address(email: str | None) -> str | None:

@@ -61,6 +61,8 @@ from medsafe.recalls.model import (
     Depth,
     EffectivenessLevel,
     Firm,
+    Hazard,
+    PatientAction,
     PublicWarning,
     RecallClass,
     RecallLot,
@@ -292,18 +294,37 @@ def classify(uow: UnitOfWork, principal: Principal, recall_id: int,
 
 def set_strategy(uow: UnitOfWork, principal: Principal, recall_id: int,
                  spec: Strategy) -> RecallDetail:
-    """The recall strategy of §7.42(b): depth, public warning, effectiveness checks."""
+    """The recall strategy of §7.42(b): depth, public warning, effectiveness checks; and
+    the patient advice its hazard calls for, which the patient notices give (each
+    strategy states it anew: none given, the default)."""
     depth, warning = Depth(spec.depth), PublicWarning(spec.public_warning)
     level = EffectivenessLevel(spec.effectiveness_check)
+    hazard = _hazard(spec)
 
     def change(record: RecallRecord) -> tuple[RecallRecord, dict[str, Any]]:
         return (replace(record, depth=depth, public_warning=warning,
-                        effectiveness_check=level),
+                        effectiveness_check=level, hazard=hazard),
                 {"depth": depth.value, "public_warning": warning.value,
-                 "effectiveness_check": level.value})
+                 "effectiveness_check": level.value,
+                 "patient_advice": None if hazard is None else {
+                     "action": hazard.action.value, "stop_reason": hazard.stop_reason,
+                     "plain_words": hazard.plain_words}})
 
     return _transition(uow, principal, recall_id, "set_strategy", spec.reason,
                        spec.acting_as, change)
+
+
+def _hazard(spec: Strategy) -> Hazard | None:
+    """The patient advice the strategy gives (None: none, and the notices give the
+    default), checked by `Hazard`; its refusals name the input's fields."""
+    if spec.patient_action is None and spec.stop_reason is None and spec.plain_words is None:
+        return None
+    try:
+        return Hazard(PatientAction(spec.patient_action or PatientAction.KEEP_TAKING),
+                      stop_reason=spec.stop_reason, plain_words=spec.plain_words)
+    except Invalid as refused:
+        field = (refused.where or "").removeprefix("hazard.") or None
+        raise Invalid(refused.reason, where=field) from refused
 
 
 def file_status_report(uow: UnitOfWork, principal: Principal, recall_id: int,

@@ -627,6 +627,10 @@ class RecallRow(Base):
     depth: Mapped[str | None] = mapped_column(String(20))
     public_warning: Mapped[str | None] = mapped_column(String(20))
     effectiveness_check: Mapped[str | None] = mapped_column(String(1))
+    # The patient advice given with the strategy (recalls.model.Hazard); NULL: none given.
+    patient_action: Mapped[str | None] = mapped_column(String(12))  # keep_taking stop_now
+    patient_stop_reason: Mapped[str | None] = mapped_column(Text)
+    patient_plain_words: Mapped[str | None] = mapped_column(Text)
     initiated_on: Mapped[date | None] = mapped_column(Date)
     classified_on: Mapped[date | None] = mapped_column(Date)
     reported_on: Mapped[date | None] = mapped_column(Date)

@@ -56,7 +56,9 @@ from medsafe.recalls.model import (
     Depth,
     EffectivenessLevel,
     Firm,
+    Hazard,
     Initiative,
+    PatientAction,
     PublicWarning,
     RecallClass,
     RecallDates,
@@ -116,7 +118,7 @@ def content_hash(record: RecallRecord) -> str:
 
 def record_columns(record: RecallRecord) -> Row:
     """The `recalls` columns that hold a record's own fields."""
-    firm, dates = record.firm, record.dates
+    firm, dates, hazard = record.firm, record.dates, record.hazard
     return {
         "recall_number": record.recall_number, "event_id": record.event_id,
         "kind": record.kind.value, "state": record.state.value,
@@ -129,6 +131,9 @@ def record_columns(record: RecallRecord) -> Row:
         "initial_notification": record.initial_notification, "depth": _value(record.depth),
         "public_warning": _value(record.public_warning),
         "effectiveness_check": _value(record.effectiveness_check),
+        "patient_action": None if hazard is None else hazard.action.value,
+        "patient_stop_reason": None if hazard is None else hazard.stop_reason,
+        "patient_plain_words": None if hazard is None else hazard.plain_words,
         "initiated_on": dates.initiated, "classified_on": dates.classified,
         "reported_on": dates.reported, "terminated_on": dates.terminated,
     }
@@ -154,7 +159,10 @@ def _record(row: RecallRow, products: tuple[RecallProduct, ...]) -> RecallRecord
         effectiveness_check=(EffectivenessLevel(row.effectiveness_check)
                              if row.effectiveness_check else None),
         dates=RecallDates(initiated=row.initiated_on, classified=row.classified_on,
-                          reported=row.reported_on, terminated=row.terminated_on))
+                          reported=row.reported_on, terminated=row.terminated_on),
+        hazard=(Hazard(PatientAction(row.patient_action), stop_reason=row.patient_stop_reason,
+                       plain_words=row.patient_plain_words)
+                if row.patient_action else None))
 
 
 def report_columns(report: StatusReport) -> Row:
