@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import func, select
@@ -151,9 +151,10 @@ def published_recall(world: World, lots: tuple[str, ...],
         service.classify(uow, world.principals["rita-regulator"], recall_id,
                          Classification(classification="II", reason="hazard evaluated"))
     with world.container.uow() as uow:
-        service.set_strategy(uow, world.principals["mo-manufacturer"], recall_id, Strategy(
-            depth=depth, public_warning="none", effectiveness_check="B", reason="agreed",
-            **advice))
+        service.set_strategy(uow, world.principals["mo-manufacturer"], recall_id,
+                             Strategy.model_validate({
+                                 "depth": depth, "public_warning": "none",
+                                 "effectiveness_check": "B", "reason": "agreed", **advice}))
     step(world, "rita-regulator", recall_id, "publish")
     return recall_id
 
@@ -300,7 +301,8 @@ def test_a_strategy_that_says_stop_now_tells_patients_to_stop_and_why(world: Wor
     # ben has no e-mail: his letter and the pharmacy's phone call say stop too.
     ben = patient_notices(world, recall_id)[patient_id(world, s.patients["ben"])]
     assert ben.letter is not None
-    letter = flat(" ".join(text for _, text in ben.letter["blocks"]))
+    stored: dict[str, Any] = dict(ben.letter)
+    letter = flat(" ".join(text for _, text in stored["blocks"]))
     assert "Stop using the Baclofen 10 mg from this batch now." in letter
     assert STOP_REASON in letter
     with world.container.uow() as uow:
