@@ -168,6 +168,14 @@ def step(
         help="set_strategy: none, general or specialised")] = None,
     effectiveness_check: Annotated[str | None, typer.Option(
         help="set_strategy: the effectiveness-check level, A to E")] = None,
+    patient_action: Annotated[str | None, typer.Option(
+        help="set_strategy: what patient notices say to do with the medicine, keep_taking "
+             "(the default) or stop_now (needs --stop-reason)")] = None,
+    stop_reason: Annotated[str | None, typer.Option(
+        help="set_strategy: with stop_now, the danger that makes stopping the right "
+             "advice")] = None,
+    plain_words: Annotated[str | None, typer.Option(
+        help="set_strategy: the problem in words a patient follows")] = None,
     database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None,
 ) -> None:
     """Take one Part 7 step as a user (status reports and termination requests carry
@@ -189,7 +197,11 @@ def step(
                                                      "depth": depth,
                                                      "public_warning": public_warning,
                                                      "effectiveness_check":
-                                                         effectiveness_check, **common}))
+                                                         effectiveness_check,
+                                                     "patient_action": patient_action,
+                                                     "stop_reason": stop_reason,
+                                                     "plain_words": plain_words,
+                                                     **common}))
                 else:
                     moved = service.take_step(uow, principal, recall_id,
                                               RecallStepInput.model_validate(
@@ -240,6 +252,12 @@ def _print_detail(detail: RecallDetail) -> None:
         console.print(f"strategy: depth {record.depth}, public warning "
                       f"{record.public_warning}, effectiveness check "
                       f"{record.effectiveness_check}", markup=False)
+    if record.hazard:
+        advice = record.hazard
+        console.print(f"patient advice: {advice.action.value}"
+                      + (f" ({advice.stop_reason})" if advice.stop_reason else "")
+                      + (f"; in plain words: {advice.plain_words}"
+                         if advice.plain_words else ""), markup=False)
     for product in record.products:
         console.print(f"product: {product.description[:200]}", markup=False)
         if product.ndcs:

@@ -143,7 +143,9 @@ WORDS: dict[str, Mapping[str, str]] = {
     "class": {c.value: notices.CLASS_MEANING[c] for c in RecallClass}}
 FIELDS = {"reason": "Reason", "classification": "Class", "depth": "Depth",
           "public_warning": "Public warning", "effectiveness_check": "Effectiveness checks",
-          "as_of": "As of", "consignees_notified": "Consignees notified",
+          "patient_action": "What patients are told", "stop_reason": "Why they must stop",
+          "plain_words": "The problem in plain words", "as_of": "As of",
+          "consignees_notified": "Consignees notified",
           "notified_on": "Notified on", "methods": "How", "consignees_responding":
           "Consignees responding", "quantity_on_hand": "Quantity on hand",
           "non_responders": "Not responding", "quantity_returned": "Quantity returned",
@@ -339,7 +341,10 @@ def _step(uow: UnitOfWork, principal: Principal, recall_id: int,
     if transition == "set_strategy":
         return service.set_strategy(uow, principal, recall_id, validated(Strategy, {
             "depth": text_of(form, "depth"), "public_warning": text_of(form, "public_warning"),
-            "effectiveness_check": text_of(form, "effectiveness_check"), "reason": reason},
+            "effectiveness_check": text_of(form, "effectiveness_check"),
+            "patient_action": optional(form, "patient_action"),
+            "stop_reason": optional(form, "stop_reason"),
+            "plain_words": optional(form, "plain_words"), "reason": reason},
             FIELDS))
     if transition == "report_progress":
         data: dict[str, Any] = {name: whole(form, name, 0) for name in STATUS_REPORT_COUNTS}
