@@ -278,6 +278,10 @@ def test_the_mail_catcher_refuses_a_taken_port_and_by_default_finds_a_free_one(
     with MailCatcher(inbox, free_port()) as first, pytest.raises(Invalid, match="is in use"):
         MailCatcher(inbox, first.port).start()
     with socket.socket() as holder:
+        # SO_REUSEADDR as the catcher's own server sets it: without it this bind fails while
+        # an earlier test's connection to the port lingers in TIME_WAIT, nothing listens,
+        # and the catcher rightly takes the port.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         with contextlib.suppress(OSError):  # taken already: by another program, as wanted
             holder.bind((HOST, DEFAULT_PORT))
             holder.listen()
