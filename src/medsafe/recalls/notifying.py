@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -64,7 +64,8 @@ from medsafe.store.schema import (
 from medsafe.store.uow import UnitOfWork
 
 CONSIGNEE_AUDIENCES = ("pharmacy", "clinic", "prescriber")
-PATIENT_STATES = ("proposed", "declined", "queued", "letter", "acknowledged")
+PatientState = Literal["proposed", "declined", "queued", "letter", "acknowledged"]
+PATIENT_STATES: tuple[PatientState, ...] = get_args(PatientState)
 PHONE_CALL = "phone_call"
 PHARMACY_ROLES = ("admin", "pharmacist")
 Outcome = Literal["reached", "left_message", "no_answer", "no_phone"]
@@ -169,7 +170,7 @@ def queue(uow: UnitOfWork, recall_id: int, record: RecallRecord, *,
 def _patient_notices(uow: UnitOfWork, recall_id: int, record: RecallRecord,
                      patients: list[AffectedPatient], affected: Affected, topic: str,
                      catalog: Catalog, day: date, at: datetime) -> dict[str, int]:
-    counts = dict.fromkeys(PATIENT_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(PATIENT_STATES, 0)
     if record.depth is None:
         return counts  # no strategy, no depth: nobody can say who among them is told
     noticed = uow.recall_notices.noticed_patients(recall_id)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from medsafe import __version__
+from medsafe.recalls.service import CREATORS as RECALL_STAFF
 from medsafe.signals.lifecycle import READERS as SIGNAL_READERS
 from medsafe.web import labels
 
@@ -37,7 +38,9 @@ environment = Environment(
     lstrip_blocks=True,
 )
 # Who reads signals is decided once, in the signal lifecycle; the menu only asks.
-environment.globals.update(version=__version__, labels=labels, signal_readers=SIGNAL_READERS)
+# Who sees the signal pages and the recall desk: the menu asks, the services decide.
+environment.globals.update(version=__version__, labels=labels, signal_readers=SIGNAL_READERS,
+                           recall_staff=RECALL_STAFF)
 
 
 def page_headers(*, private: bool) -> dict[str, str]:

@@ -46,7 +46,13 @@ from medsafe.recalls.inputs import (
     Strategy,
 )
 from medsafe.recalls.investigation_service import InvestigationView
-from medsafe.recalls.notifying import NoticeDecision, PatientNoticeView, TaskOutcome, TaskView
+from medsafe.recalls.notifying import (
+    NoticeDecision,
+    PatientNoticeView,
+    PatientState,
+    TaskOutcome,
+    TaskView,
+)
 from medsafe.recalls.service import RecallDetail, RecallSummary
 
 router = APIRouter(tags=["recalls"])
@@ -55,7 +61,6 @@ STEP = "/investigations/{investigation_id}"  # the investigation a step is taken
 RecallStateName = Literal["detected", "triaged", "initiated", "classified", "strategy_set",
                           "published", "notifying", "in_progress", "completed",
                           "termination_requested", "terminated"]
-PatientNoticeState = Literal["proposed", "declined", "queued", "letter", "acknowledged"]
 InvestigationStateName = Literal["open", "hazard_evaluated", "advisory_review", "decided",
                                  "closed"]
 
@@ -139,7 +144,7 @@ def request_termination(recall_id: Id, body: NewTerminationRequest, app: Contain
 @router.get("/recalls/{recall_id}/patient-notices", response_model=Page[PatientNoticeView])
 def list_patient_notices(
     recall_id: Id, app: ContainerDep, caller: CurrentPrincipal, paging: Paging,
-    state: Annotated[PatientNoticeState | None, Query()] = None,
+    state: Annotated[PatientState | None, Query()] = None,
 ) -> Page[PatientNoticeView]:
     """The caller's pharmacy's patient notices of this recall (an administrator's: all);
     `state=proposed` lists the proposals waiting for the pharmacist's decision."""

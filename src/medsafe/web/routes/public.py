@@ -1,5 +1,5 @@
 """Public pages, no login: what medsafe is, the medicines list and one page per medicine,
-with the medicine's open recalls (`routes.recalls.open_recalls_of`)."""
+with the medicine's open recalls (`recalls.queries.open_recalls_of`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from medsafe.knowledge.model import Cited, Interaction, Source
+from medsafe.recalls.queries import any_published, open_recalls_of
 from medsafe.web import catalog_view as cv
 from medsafe.web.labels import POSITIVE_STATUSES
-from medsafe.web.routes.recalls import any_published, open_recalls_of
 from medsafe.web.routing import PageRoute, is_partial
 from medsafe.web.session import MaybeCaller, container_of
 from medsafe.web.templating import render

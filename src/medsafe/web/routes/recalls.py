@@ -61,8 +61,6 @@ from medsafe.recalls.queries import (
     published_recalls,
     recalls_for_pharmacy,
 )
-from medsafe.recalls.queries import any_published as any_published
-from medsafe.recalls.queries import open_recalls_of as open_recalls_of
 from medsafe.recalls.service import RecallDetail
 from medsafe.recalls.workflow import RecallState
 from medsafe.records import aware, now, require_role
@@ -72,7 +70,7 @@ from medsafe.store.uow import UnitOfWork
 from medsafe.web.routes.cases import problems_of
 from medsafe.web.routing import PageRoute
 from medsafe.web.session import MaybeCaller, SignedIn, container_of
-from medsafe.web.templating import environment, render
+from medsafe.web.templating import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -87,9 +85,6 @@ STAFF = service.CREATORS
 PUBLIC_STATES = service.PUBLIC_STATES
 PHARMACISTS = ("pharmacist",)
 ALL = "all"
-
-# Who sees the recall desk and the investigations is decided here once; the menu asks.
-environment.globals.update(recall_staff=STAFF)
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Number = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$",
