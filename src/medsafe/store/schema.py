@@ -786,3 +786,114 @@ class RecallTask(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (UniqueConstraint("recall_id", "patient_id", "kind"),)
+
+
+# -- care: alternatives, switches, monitoring (docs/care.md) -----------------------------
+# The pure domain objects (care.model) are the source of truth; proposals, transition
+# plans and diary scores are read whole, so they are JSON; what is listed or counted on its
+# own (reviews, plans, check-ins, diary entries, alerts) has rows.
+
+
+class CareReview(Base):
+    """One affected patient of one recall: the alternatives medsafe proposed on the
+    patient's own record (care.model.Proposal, ranked, as JSON) and the prescriber's
+    decision. `state`: proposed, accepted (a proposal taken: `chosen_rank`), chosen_other
+    (the prescriber chose something else, with `reason`). One per recall and patient."""
+
+    __tablename__ = "care_reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("recall_patient_notices.id"))
+    # The active prescription of the recalled medicine the review replaces, if any.
+    prescription_id: Mapped[int | None] = mapped_column(ForeignKey("prescriptions.id"))
+    medicine: Mapped[str] = mapped_column(String(60))  # the recalled ingredient id
+    state: Mapped[str] = mapped_column(String(14))
+    proposals: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    chosen_rank: Mapped[int | None] = mapped_column(Integer)
+    choice: Mapped[dict[str, object] | None] = mapped_column(JSON)  # the proposal taken
+    reason: Mapped[str | None] = mapped_column(Text)
+    new_prescription_id: Mapped[int | None] = mapped_column(ForeignKey("prescriptions.id"))
+    __table_args__ = (UniqueConstraint("recall_id", "patient_id"),)
+
+
+class MonitoringPlan(Base):
+    """Close monitoring after a switch (care.model.MonitoringPlan): check-ins, the diary,
+    and the rules that alert the prescriber. `transition` is the taper or titration plan
+    the patient follows, as JSON."""
+
+    __tablename__ = "monitoring_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("care_reviews.id"), unique=True)
+    recall_id: Mapped[int | None] = mapped_column(ForeignKey("recalls.id"), index=True)
+    prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    medicine_from: Mapped[str] = mapped_column(String(60))
+    medicine_to: Mapped[str] = mapped_column(String(60))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    state: Mapped[str] = mapped_column(String(10))  # active ended
+    started_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    check_in_days: Mapped[list[int]] = mapped_column(JSON)
+    transition: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MonitoringCheckIn(Base):
+    """A check-in the plan expects on `due_on`. `state`: due, done (a diary entry came in
+    its window), missed (none came: followed up), the follow-up's time and message kept."""
+
+    __tablename__ = "monitoring_check_ins"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("monitoring_plans.id"))
+    due_on: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(10))
+    diary_entry_id: Mapped[int | None] = mapped_column(ForeignKey("diary_entries.id"))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    followed_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("plan_id", "due_on"),
+        Index("ix_monitoring_check_ins_state_due", "state", "due_on"),
+    )
+
+
+class DiaryEntry(Base):
+    """One entry of a patient's symptom and sleep diary: scores on the stated scales
+    (care.model.DIARY_ITEMS), red flags ticked, an optional temperature, free text; the
+    case it became, if it was reported as a side effect."""
+
+    __tablename__ = "diary_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("monitoring_plans.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    recorded_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entered_by: Mapped[str] = mapped_column(String(80))
+    scores: Mapped[dict[str, int]] = mapped_column(JSON)
+    red_flags: Mapped[list[str]] = mapped_column(JSON)
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), unique=True)
+
+
+class CareAlert(Base):
+    """What the monitoring rules raised for the prescriber: a threshold, a trend, a red
+    flag (urgent) or a missed check-in; the outbox message that carried it."""
+
+    __tablename__ = "care_alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("monitoring_plans.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    diary_entry_id: Mapped[int | None] = mapped_column(ForeignKey("diary_entries.id"))
+    check_in_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_check_ins.id"))
+    rule_id: Mapped[str] = mapped_column(String(80))
+    severity: Mapped[str] = mapped_column(String(10))  # warning urgent
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(80))

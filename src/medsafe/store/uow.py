@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from medsafe.store.repositories import (
     AffectedRepository,
     AuditEventRepository,
+    CareReviewRepository,
     CaseRepository,
     DispensingRepository,
     InvestigationRepository,
+    MonitoringRepository,
     OrganisationRepository,
     OutboxRepository,
     PatientRepository,
@@ -52,6 +54,8 @@ class UnitOfWork:
     recalls: RecallRepository
     affected: AffectedRepository  # who holds and who received a recall's lots
     recall_notices: RecallNoticeRepository  # who a recall told, and the tasks it gave
+    care_reviews: CareReviewRepository  # alternatives proposed and the prescriber's decision
+    monitoring: MonitoringRepository  # monitoring plans, check-ins, diaries, alerts
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -87,6 +91,8 @@ class UnitOfWork:
         self.recalls = RecallRepository(session)
         self.affected = AffectedRepository(session)
         self.recall_notices = RecallNoticeRepository(session)
+        self.care_reviews = CareReviewRepository(session)
+        self.monitoring = MonitoringRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

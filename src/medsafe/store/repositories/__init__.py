@@ -8,8 +8,10 @@ are and the SQL stays here.
 
 from medsafe.store.repositories.affected import AffectedRepository
 from medsafe.store.repositories.audit import AuditEventRepository
+from medsafe.store.repositories.care_reviews import CareReviewRepository
 from medsafe.store.repositories.cases import CaseRepository
 from medsafe.store.repositories.dispensings import DispensingRepository
+from medsafe.store.repositories.monitoring import MonitoringRepository
 from medsafe.store.repositories.organisations import OrganisationRepository
 from medsafe.store.repositories.outbox import OutboxRepository
 from medsafe.store.repositories.patients import PatientRepository
@@ -24,9 +26,11 @@ from medsafe.store.repositories.users import UserRepository
 __all__ = [
     "AffectedRepository",
     "AuditEventRepository",
+    "CareReviewRepository",
     "CaseRepository",
     "DispensingRepository",
     "InvestigationRepository",
+    "MonitoringRepository",
     "OrganisationRepository",
     "OutboxRepository",
     "PatientRepository",
