@@ -250,3 +250,24 @@ def test_a_log_scale_puts_every_value_inside_the_plot_in_order(values: list[floa
     placed = [scale(v) for v in sorted(values)]
     assert all(100.0 - 1e-6 <= x <= 500.0 + 1e-6 for x in placed)
     assert placed == sorted(placed)
+
+
+def test_the_diary_chart_draws_one_panel_per_item_and_says_which_way_is_worse() -> None:
+    series = [
+        charts.DiarySeries("Spasticity", 0, 10, True, ((0, 4), (3, 6), (7, 8))),
+        charts.DiarySeries("Sleep quality", 0, 10, False, ((0, 7), (3, 5))),
+        charts.DiarySeries("Confusion", 0, 10, True, ()),
+    ]
+    chart = charts.diary(series, check_in_days=(3, 7, 14, 30))
+    assert chart.svg.count("higher is worse") == 2
+    assert "lower is worse" in chart.svg
+    assert "Spasticity 4 → 8 (worse)" in chart.summary
+    assert "Sleep quality 7 → 5 (worse)" in chart.summary
+    assert chart.svg.count("<polyline") == 2  # the empty item has a panel but no line
+    assert chart.svg.count('stroke-dasharray="2 3"') == 3 * 4
+
+
+def test_an_empty_diary_draws_nothing_and_says_so() -> None:
+    chart = charts.diary([charts.DiarySeries("Mood", 0, 10, False, ())])
+    assert chart.svg == ""
+    assert chart.summary == "No diary entry yet."

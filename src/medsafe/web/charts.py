@@ -430,3 +430,88 @@ def _trend_legend(box: Box) -> str:
             stroke=INK),
         _el("text", "not flagged", x=_px(box.left + 136), y=_px(top + 4), fill=INK),
     ]))
+
+
+# -- the diary ---------------------------------------------------------------------------------
+
+DIARY_LINE = "#1f5fa8"
+CHECK_IN = "#7a4d00"
+
+
+@dataclass(frozen=True, slots=True)
+class DiarySeries:
+    """One diary item over the plan: (day since the plan started, score) pairs."""
+
+    label: str
+    low: int
+    high: int
+    higher_is_worse: bool
+    points: tuple[tuple[int, int], ...]
+
+
+def diary(series: Sequence[DiarySeries], *, check_in_days: Sequence[int] = (),
+          last_day: int | None = None, key: str = "diary", columns: int = 2,
+          panel_width: int = 360, panel_height: int = 150) -> Chart:
+    """Small multiples, one panel per diary item on its own scale, days since the plan
+    started on a shared axis, the check-in days as dotted lines. Each panel says which
+    way is worse, so a rising line is never read as good news by mistake."""
+    drawn = [s for s in series if s.points]
+    days = [day for s in drawn for day, _ in s.points]
+    summary = _diary_summary(drawn, days)
+    if not drawn:
+        return Chart("", summary)
+    end = max([*days, *(d for d in check_in_days), last_day or 0, 1])
+    rows = math.ceil(len(series) / columns)
+    width, height = columns * panel_width, rows * panel_height + 24
+    parts = [_el("rect", x="0", y="0", width=str(width), height=str(height), fill="#ffffff")]
+    for index, item in enumerate(series):
+        left = (index % columns) * panel_width + 44
+        top = (index // columns) * panel_height + 28
+        box = Box(left, top, left + panel_width - 64, top + panel_height - 58)
+        parts += _diary_panel(item, box, end, check_in_days)
+    parts.append(_el("text", "Days since the plan started (dotted lines: check-ins)",
+                     x=_px(width / 2), y=_px(height - 6), text_anchor="middle", fill=INK))
+    return Chart(_svg(key, width, height, "The patient's diary over the plan", summary,
+                      parts), summary)
+
+
+def _diary_panel(item: DiarySeries, box: Box, end: int,
+                 check_in_days: Sequence[int]) -> list[str]:
+    x = Scale(0, end, box.left, box.right, log=False)
+    y = Scale(item.low, item.high, box.bottom, box.top, log=False)
+    worse = "higher is worse" if item.higher_is_worse else "lower is worse"
+    parts = [_el("text", escape(f"{item.label} ({item.low}–{item.high}, {worse})"),
+                 x=_px(box.left), y=_px(box.top - 8), fill=INK, font_weight="bold"),
+             _frame(box)]
+    for tick in (item.low, (item.low + item.high) // 2, item.high):
+        parts.append(_el("text", str(tick), x=_px(box.left - 6), y=_px(y(tick)),
+                         text_anchor="end", dominant_baseline="middle", fill=INK))
+    for day in check_in_days:
+        if 0 <= day <= end:
+            parts.append(_el("line", x1=_px(x(day)), x2=_px(x(day)), y1=_px(box.top),
+                             y2=_px(box.bottom), stroke=CHECK_IN, stroke_dasharray="2 3"))
+    for tick in linear_ticks(0, end):
+        parts.append(_el("text", escape(number_label(tick)), x=_px(x(tick)),
+                         y=_px(box.bottom + 14), text_anchor="middle", fill=MUTED))
+    points = sorted(item.points)
+    if len(points) > 1:
+        parts.append(_el("polyline", fill="none", stroke=DIARY_LINE, stroke_width=2,
+                         points=" ".join(f"{_px(x(d))},{_px(y(v))}" for d, v in points)))
+    for day, value in points:
+        parts.append(_el("circle", _el("title", escape(f"day {day}: {item.label} {value}")),
+                         cx=_px(x(day)), cy=_px(y(value)), r="3", fill=DIARY_LINE,
+                         stroke=DIARY_LINE))
+    return parts
+
+
+def _diary_summary(drawn: Sequence[DiarySeries], days: Sequence[int]) -> str:
+    if not drawn:
+        return "No diary entry yet."
+    changes = []
+    for s in drawn:
+        first, last = sorted(s.points)[0][1], sorted(s.points)[-1][1]
+        if first != last:
+            better = (last < first) == s.higher_is_worse
+            changes.append(f"{s.label} {first} → {last} ({'better' if better else 'worse'})")
+    span = f"Diary from day {min(days)} to day {max(days)}"
+    return f"{span}: " + ("; ".join(changes) if changes else "no change") + "."
