@@ -169,3 +169,27 @@ def investigation_at(world: World, state: str, *, who: str = "mo-manufacturer",
                 investigations.cast_vote(uow, principal, iid, NewVote(
                     member=member, question="q", choice="yes", reason="matrix"))
     return iid
+
+
+def consumer_recall_notifying(world: World) -> int:
+    """A recall of Mo Pharma's lot at consumer depth, taken by an administrator to
+    notifying: every patient who received the lot has a notice (Pat: a letter, since the
+    world's patients have no e-mail address)."""
+    from medsafe.recalls.inputs import Classification, Strategy
+
+    admin = world.principals["alice-admin"]
+    recall_id = mo_recall(world).summary.id
+    for transition in ("triage", "initiate", "classify", "set_strategy", "publish",
+                       "start_notifying"):
+        with world.container.uow() as uow:
+            if transition == "classify":
+                service.classify(uow, admin, recall_id, Classification(
+                    classification="II", reason="subpotent tablets"))
+            elif transition == "set_strategy":
+                service.set_strategy(uow, admin, recall_id, Strategy(
+                    depth="consumer", public_warning="none", effectiveness_check="C",
+                    reason="patients must be told"))
+            else:
+                service.take_step(uow, admin, recall_id, RecallStepInput.model_validate(
+                    {"transition": transition, "reason": f"admin takes {transition}"}))
+    return recall_id

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from medsafe.web.routes import (
     auth,
+    care,
     cases,
     demo_mail,
     duplicates,
@@ -22,4 +23,4 @@ from medsafe.web.routes import (
 ROUTERS: tuple[APIRouter, ...] = (public.router, auth.login_router, auth.router, home.router,
                                   patients.router, duplicates.router, cases.router,
                                   signals.router, notices.router, recalls.router,
-                                  investigations.router, demo_mail.router)
+                                  investigations.router, care.router, demo_mail.router)
