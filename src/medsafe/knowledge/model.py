@@ -294,11 +294,33 @@ class Monitoring(Cited):
 
 
 class Discontinuation(Cited):
-    """How to stop: the taper plan (issue 'patient protection' builds on it)."""
+    """How to stop: the taper plan (issue 'patient protection' builds on it).
+
+    `taper` holds a source's own taper steps. Where a source gives only how long the
+    taper should last, `taper_over_days` holds that period (shortest, longest; equal when
+    the source names one figure) with its own `taper_source` and the source's words in
+    `taper_over_text`; medsafe may then split the period into equal reductions, and says
+    that the split is its arithmetic, not the source's (care.transitions)."""
 
     abrupt_stop_dangerous: bool
     text: str
     taper: tuple[TitrationStep, ...] = ()
+    taper_over_days: tuple[int, int] | None = None
+    taper_over_text: str | None = None
+    taper_source: Source | None = None
+
+    @model_validator(mode="after")
+    def _taper_period_is_cited(self) -> Discontinuation:
+        given = [self.taper_over_days is not None, self.taper_over_text is not None,
+                 self.taper_source is not None]
+        if any(given) and not all(given):
+            raise ValueError("taper_over_days, taper_over_text and taper_source go together")
+        if self.taper_over_days is not None:
+            shortest, longest = self.taper_over_days
+            if not 1 <= shortest <= longest:
+                raise ValueError("taper_over_days must be (shortest, longest), 1 <= shortest "
+                                 "<= longest")
+        return self
 
 
 class Ingredient(Strict):
