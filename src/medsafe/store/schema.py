@@ -897,3 +897,42 @@ class CareAlert(Base):
     outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(String(80))
+
+
+# -- recall effectiveness: returns and the Part 7 effectiveness checks (docs/recalls.md) ---
+
+
+class RecallReturn(Base):
+    """Units of a recalled lot a pharmacy sent back (recalls.effectiveness_service
+    .record_return): its stock went down by `quantity` in the same transaction."""
+
+    __tablename__ = "recall_returns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class RecallEffectivenessCheck(Base):
+    """One subject of a recall's effectiveness-check sample (§7.42(b)(3)): a consignee
+    (`subject_id` an organisation) or, at consumer depth, a patient (`subject_id` a
+    patient), drawn by `recalls.effectiveness.draw_sample`; then how it was checked and
+    what was found. One per recall and subject."""
+
+    __tablename__ = "recall_effectiveness_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"))
+    subject_kind: Mapped[str] = mapped_column(String(10))  # consignee patient
+    subject_id: Mapped[int] = mapped_column(Integer)
+    drawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    method: Mapped[str | None] = mapped_column(String(10))  # visit phone letter email
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # reached_and_acted reached_not_acted not_reached
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    checked_by: Mapped[str | None] = mapped_column(String(80))
+    __table_args__ = (UniqueConstraint("recall_id", "subject_kind", "subject_id"),)

@@ -22,6 +22,7 @@ from medsafe.store.repositories import (
     CareReviewRepository,
     CaseRepository,
     DispensingRepository,
+    EffectivenessRepository,
     InvestigationRepository,
     MonitoringRepository,
     OrganisationRepository,
@@ -56,6 +57,7 @@ class UnitOfWork:
     recall_notices: RecallNoticeRepository  # who a recall told, and the tasks it gave
     care_reviews: CareReviewRepository  # alternatives proposed and the prescriber's decision
     monitoring: MonitoringRepository  # monitoring plans, check-ins, diaries, alerts
+    effectiveness: EffectivenessRepository  # a recall's returns, reach and checks, counted
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -93,6 +95,7 @@ class UnitOfWork:
         self.recall_notices = RecallNoticeRepository(session)
         self.care_reviews = CareReviewRepository(session)
         self.monitoring = MonitoringRepository(session)
+        self.effectiveness = EffectivenessRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

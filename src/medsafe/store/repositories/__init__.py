@@ -11,6 +11,7 @@ from medsafe.store.repositories.audit import AuditEventRepository
 from medsafe.store.repositories.care_reviews import CareReviewRepository
 from medsafe.store.repositories.cases import CaseRepository
 from medsafe.store.repositories.dispensings import DispensingRepository
+from medsafe.store.repositories.effectiveness import EffectivenessRepository
 from medsafe.store.repositories.monitoring import MonitoringRepository
 from medsafe.store.repositories.organisations import OrganisationRepository
 from medsafe.store.repositories.outbox import OutboxRepository
@@ -29,6 +30,7 @@ __all__ = [
     "CareReviewRepository",
     "CaseRepository",
     "DispensingRepository",
+    "EffectivenessRepository",
     "InvestigationRepository",
     "MonitoringRepository",
     "OrganisationRepository",
