@@ -285,8 +285,8 @@ def record_diary_many(uow: UnitOfWork, entries: Sequence[BulkEntry], *,
     checks and rules as `record_diary` and a handful of queries whatever their number:
     the plans, their earlier entries, their due check-ins and the prescribers' addresses
     are read once, the entries inserted in one multi-row INSERT. All or nothing: one bad
-    entry refuses the lot, naming it. Each alert still gets its own outbox message (one
-    flush each: alerts are the exception, not the rule). One audit event."""
+    entry refuses the lot, naming it. Each alert still gets its own outbox message, all
+    written in one multi-row INSERT (`_send_all`). One audit event."""
     day = today or now().date()
     config = _config(settings)
     plans = uow.monitoring.plans_by_id({e.plan_id for e in entries})
