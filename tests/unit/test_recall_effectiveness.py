@@ -5,6 +5,7 @@ results."""
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import pytest
@@ -78,10 +79,11 @@ def test_the_levels_never_check_fewer_as_they_go_from_a_to_e(population: int) ->
 
 @given(LEVELS, SUBJECTS, SEEDS, st.randoms(use_true_random=False))
 def test_a_draw_is_the_same_whatever_order_the_subjects_come_in(
-        level: EffectivenessLevel, subjects: set[int], seed: str, shuffler: object) -> None:
+        level: EffectivenessLevel, subjects: set[int], seed: str,
+        shuffler: random.Random) -> None:
     listed = sorted(subjects)
     shuffled = list(listed)
-    shuffler.shuffle(shuffled)  # type: ignore[attr-defined]
+    shuffler.shuffle(shuffled)
     first = draw_sample(level, listed, seed)
     assert draw_sample(level, shuffled, seed) == first
     assert draw_sample(level, listed + listed, seed) == first  # duplicates count once

@@ -3,7 +3,7 @@ units, draw the Part 7 effectiveness-check sample and record each check, read th
 recall's dashboard, and generate its §7.53 status report (as the domain's
 `StatusReport`, as JSON, and as PDF), or file it as the firm's `report_progress` step.
 
-Who (a decision, documented in docs/recalls.md by whoever owns it):
+Who may do what (a decision of this module):
 - the dashboard and the status report: the recall's firm (a manufacturer of the recall's
   firm organisation; another firm is refused, 403), the regulator and admins. A
   pharmacist sees its own pharmacy's part only: its notice and response, its returns and
