@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from medsafe.cases.rules import CLOCK_RULES
@@ -15,6 +15,14 @@ from medsafe.errors import Invalid
 
 DEV_SECRET = "medsafe-development-secret-do-not-use-in-production"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class CdsIssuer(BaseModel):
+    """A CDS client (EHR) trusted to call the CDS Hooks services: its JWT `iss` and the URL
+    of its JWK Set, agreed out of band (docs/cds-hooks.md)."""
+
+    iss: str
+    jwks_url: str
 
 
 class Settings(BaseSettings):
@@ -51,6 +59,12 @@ class Settings(BaseSettings):
                                  "recipients reach medsafe: the base of acknowledgement links")
     webhook_secret: str | None = Field(default=None, description="key of the HMAC-SHA256 "
                                        "signature on webhook notices; none: no webhooks")
+    # CDS Hooks (docs/cds-hooks.md). Unsigned requests are for local development only and
+    # are refused at start unless the server binds a loopback address.
+    cds_allow_unsigned: bool = False
+    cds_trusted_issuers: list[CdsIssuer] = Field(
+        default_factory=list, description='JSON, e.g. [{"iss": "https://ehr.example.org", '
+        '"jwks_url": "https://ehr.example.org/.well-known/jwks.json"}]')
 
     @model_validator(mode="after")
     def _secrets_and_safety(self) -> Settings:
@@ -66,6 +80,7 @@ class Settings(BaseSettings):
             raise ValueError("MEDSAFE_SECRET_KEY must be set to 32+ random characters in "
                              "production (or use MEDSAFE_SECRET_KEY_FILE)")
         self._check_notices()
+        self._check_cds()
         if self.case_region not in CLOCK_RULES:
             raise ValueError(f"MEDSAFE_CASE_REGION: no expedited-reporting rule for "
                              f"'{self.case_region}' (known: {', '.join(sorted(CLOCK_RULES))})")
@@ -83,6 +98,24 @@ class Settings(BaseSettings):
                              "acknowledgement links travel in e-mail")
         if self.webhook_secret is not None and len(self.webhook_secret) < 16:
             raise ValueError("MEDSAFE_WEBHOOK_SECRET must have 16 characters or more")
+
+    def _check_cds(self) -> None:
+        # Imported here: the security module pulls in PyJWT and cryptography, which a CLI
+        # command that never serves CDS Hooks should not pay for at start.
+        from medsafe.interop.cds_hooks.security import TrustedIssuer, check_unsigned_allowed
+
+        try:
+            check_unsigned_allowed(self.host, self.cds_allow_unsigned)
+        except Invalid as exc:
+            raise ValueError(f"MEDSAFE_CDS_ALLOW_UNSIGNED: {exc.reason}") from None
+        for issuer in self.cds_trusted_issuers:
+            try:
+                TrustedIssuer(issuer.iss, issuer.jwks_url)
+            except Invalid as exc:
+                raise ValueError(f"MEDSAFE_CDS_TRUSTED_ISSUERS: {exc.reason}") from None
+        if len({issuer.iss for issuer in self.cds_trusted_issuers}) < len(
+                self.cds_trusted_issuers):
+            raise ValueError("MEDSAFE_CDS_TRUSTED_ISSUERS: an iss is listed twice")
 
     @property
     def effective_database_url(self) -> str:

@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medsafe import __version__, web
 from medsafe.api import fhir, problems
-from medsafe.api.routers import ROUTERS, health
+from medsafe.api.routers import ROUTERS, cds_hooks, health
 from medsafe.bootstrap import Container
 
 API_PREFIX = "/api/v1"
@@ -71,6 +71,8 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(fhir.router)
+    app.include_router(cds_hooks.router)  # CDS Hooks paths sit at the root, as specified
+    app.include_router(cds_hooks.report_router, prefix=API_PREFIX)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     web.install(app)

@@ -936,3 +936,43 @@ class RecallEffectivenessCheck(Base):
     note: Mapped[str | None] = mapped_column(Text)
     checked_by: Mapped[str | None] = mapped_column(String(80))
     __table_args__ = (UniqueConstraint("recall_id", "subject_kind", "subject_id"),)
+
+
+# -- CDS Hooks: the cards medsafe showed in an EHR and what the prescriber did -------------
+
+
+class CdsCard(Base):
+    """A card a CDS service returned (interop.cds_hooks.service): what it was about (the
+    engine's rule id), how loud it was, and the DetectedIssue it offered. Kept so that
+    feedback can name it and the override report can count it per rule."""
+
+    __tablename__ = "cds_cards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    hook_instance: Mapped[str] = mapped_column(String(128))
+    patient_ref: Mapped[str] = mapped_column(String(80))  # "Patient/{id}" in the EHR
+    rule_id: Mapped[str] = mapped_column(String(200), index=True)
+    indicator: Mapped[str] = mapped_column(String(10))  # info warning critical
+    summary: Mapped[str] = mapped_column(String(140))
+    suggestion_ids: Mapped[list[str]] = mapped_column(JSON)
+    detected_issue: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CdsFeedback(Base):
+    """One CDS Hooks feedback item: the card accepted (with the suggestions taken) or
+    overridden (with the reason). A card may get feedback more than once; the latest
+    outcome counts."""
+
+    __tablename__ = "cds_feedback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cds_cards.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(10))  # accepted overridden
+    accepted_suggestions: Mapped[list[str]] = mapped_column(JSON)
+    reason_system: Mapped[str | None] = mapped_column(String(200))
+    reason_code: Mapped[str | None] = mapped_column(String(100))
+    reason_display: Mapped[str | None] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

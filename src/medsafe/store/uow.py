@@ -21,6 +21,7 @@ from medsafe.store.repositories import (
     AuditEventRepository,
     CareReviewRepository,
     CaseRepository,
+    CdsRepository,
     DispensingRepository,
     EffectivenessRepository,
     InvestigationRepository,
@@ -58,6 +59,7 @@ class UnitOfWork:
     care_reviews: CareReviewRepository  # alternatives proposed and the prescriber's decision
     monitoring: MonitoringRepository  # monitoring plans, check-ins, diaries, alerts
     effectiveness: EffectivenessRepository  # a recall's returns, reach and checks, counted
+    cds: CdsRepository  # CDS Hooks cards shown and the feedback on them
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -96,6 +98,7 @@ class UnitOfWork:
         self.care_reviews = CareReviewRepository(session)
         self.monitoring = MonitoringRepository(session)
         self.effectiveness = EffectivenessRepository(session)
+        self.cds = CdsRepository(session)
         self.committed = False
         self._before_commit = []
         self.created = []

@@ -10,6 +10,7 @@ from medsafe.store.repositories.affected import AffectedRepository
 from medsafe.store.repositories.audit import AuditEventRepository
 from medsafe.store.repositories.care_reviews import CareReviewRepository
 from medsafe.store.repositories.cases import CaseRepository
+from medsafe.store.repositories.cds import CdsRepository
 from medsafe.store.repositories.dispensings import DispensingRepository
 from medsafe.store.repositories.effectiveness import EffectivenessRepository
 from medsafe.store.repositories.monitoring import MonitoringRepository
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEventRepository",
     "CareReviewRepository",
     "CaseRepository",
+    "CdsRepository",
     "DispensingRepository",
     "EffectivenessRepository",
     "InvestigationRepository",

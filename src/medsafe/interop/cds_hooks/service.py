@@ -1,0 +1,285 @@
+"""The CDS Hooks use case: a hook request in, cards about the drugs being ordered out.
+
+request -> the patient's data (prefetched, else read from the EHR's `fhirServer` with its
+access token, else 412) -> `PatientRecord` (`interop.fhir.patient_bundle`) -> the
+assessment engine -> cards (`cards`) -> the cards stored (for feedback and the override
+report) in one transaction.
+
+Only alerts about the drug being ordered (what users of such services ask for,
+`shared/reference/cds-and-knowledge.md` §5): for a drug in medsafe's knowledge base, the
+engine's findings on that drug for this patient, with the patient's other medicines and
+the session's other draft orders as co-medication; for a drug outside it (an opioid, say),
+the findings of the knowledge-base medicines the patient already takes that name the
+ordered drug (both directions of an interaction count: baclofen ordered for a patient on
+oxycodone, and oxycodone ordered for a patient on baclofen).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from medsafe.assessment.context import identify_drug, match_medicine
+from medsafe.assessment.engine import Assessment, Option, assess
+from medsafe.assessment.findings import SUITABILITY_ORDER, Finding
+from medsafe.assessment.patient import Coding, MedicationEntry, PatientRecord
+from medsafe.errors import Invalid, NotFound
+from medsafe.interop.cds_hooks import cards as card_rules
+from medsafe.interop.cds_hooks.cards import Alternative, CardPolicy, Problem
+from medsafe.interop.cds_hooks.fhir_client import FhirClient, FhirServerError
+from medsafe.interop.cds_hooks.requests import (
+    ORDER_SELECT,
+    ORDER_SIGN,
+    PREFETCH,
+    PREFETCH_TYPES,
+    DraftOrder,
+    HookRequest,
+    NotPrefetched,
+    assemble_patient_bundle,
+    concept_of,
+    parse_hook_request,
+    prefetched,
+    render_prefetch,
+)
+from medsafe.interop.fhir.patient_bundle import parse_bundle
+from medsafe.knowledge.catalog import Catalog
+from medsafe.store.uow import UnitOfWork
+
+# How the engine's dose adjustments (`assessment.dose.plan`) line up with the kind of
+# finding a card is about: each adjustment starts with the word that says what it is for.
+_ADJUSTMENT_PREFIX = {"renal": "Kidney:", "hepatic": "Liver:", "age": "Age ",
+                      "interaction": "With "}
+
+
+class RequiredDataMissing(Invalid):
+    """The data a service needs could not be had: not prefetched, and no FHIR server to
+    read it from, or the server could not be read. CDS Hooks 2.0 answers this with HTTP
+    412; the CDS router maps it so (errors.py has no 412 type yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDefinition:
+    id: str
+    hook: str
+    title: str
+    description: str
+
+    def discovery(self) -> dict[str, Any]:
+        return {"hook": self.hook, "id": self.id, "title": self.title,
+                "description": self.description, "prefetch": dict(PREFETCH)}
+
+
+SERVICES: dict[str, ServiceDefinition] = {
+    s.id: s for s in (
+        ServiceDefinition(
+            "medsafe-order-select", ORDER_SELECT, "medsafe: medicines being chosen",
+            "Checks the medicines just selected against the patient's medicines, "
+            "conditions, kidney function and allergies, with cited label sources; "
+            "suggests the engine's best alternative."),
+        ServiceDefinition(
+            "medsafe-order-sign", ORDER_SIGN, "medsafe: medicines being signed",
+            "Checks the medicine orders about to be signed against the patient's "
+            "medicines, conditions, kidney function and allergies, with cited label "
+            "sources; suggests the engine's best alternative or an adjusted dose."),
+    )
+}
+
+
+def discovery() -> dict[str, Any]:
+    """GET /cds-services."""
+    return {"services": [service.discovery() for service in SERVICES.values()]}
+
+
+def service_named(service_id: str) -> ServiceDefinition:
+    found = SERVICES.get(service_id)
+    if found is None:
+        raise NotFound(f"no CDS service {service_id!r}; the services are: "
+                       f"{', '.join(SERVICES)}")
+    return found
+
+
+class FhirReader(Protocol):
+    def get(self, relative: str) -> dict[str, Any]: ...
+
+    def search(self, relative: str) -> list[dict[str, Any]]: ...
+
+
+ClientFactory = Callable[[str, str | None], FhirReader]
+
+
+def default_client(base_url: str, access_token: str | None) -> FhirReader:
+    return FhirClient(base_url, access_token=access_token)
+
+
+# ------------------------------------------------------------------------ the use case
+
+def call_service(uow: UnitOfWork, catalog: Catalog, service_id: str, document: Any, *,
+                 today: date, now: datetime, client: ClientFactory = default_client,
+                 policy: CardPolicy = card_rules.DEFAULT_POLICY,
+                 new_uuid: Callable[[], str] = lambda: str(uuid.uuid4())
+                 ) -> dict[str, Any]:
+    """POST /cds-services/{id}: the cards for this request, stored for feedback.
+
+    Reading from the FHIR server happens before the database is touched, so no
+    transaction is held open across the network."""
+    service = service_named(service_id)
+    request = parse_hook_request(document, service_hook=service.hook)
+    data, medications = gather(request, client)
+    orders = tuple(_resolved(order, medications) for order in request.draft_orders)
+    request = replace(request, draft_orders=orders)
+    record = parse_bundle(assemble_patient_bundle(request, data))
+    problems = review(request, record, catalog, today=today, policy=policy)
+    made = [card_rules.build_card(p, patient_id=request.patient_id, now=now,
+                                  new_uuid=new_uuid) for p in problems]
+    if made:
+        uow.cds.add_cards(service.id, request.hook_instance, request.patient_reference,
+                          made, created_at=now)
+        uow.commit()
+    return card_rules.response(made)
+
+
+def gather(request: HookRequest, client: ClientFactory
+           ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """The patient's data by prefetch key, and the Medications of draft orders that only
+    the FHIR server can resolve. What the client did not prefetch is read from its FHIR
+    server; with no server, or a server that fails, RequiredDataMissing (412)."""
+    data: dict[str, list[dict[str, Any]]] = {}
+    missing: list[str] = []
+    for key in PREFETCH:
+        try:
+            data[key] = prefetched(request, key)
+        except NotPrefetched:
+            missing.append(key)
+    references = sorted({o.medication_reference for o in request.draft_orders
+                         if o.medication_reference is not None})
+    medications: dict[str, dict[str, Any]] = {}
+    if not missing and not references:
+        return data, medications
+    needed = ", ".join(missing + references)
+    if request.fhir_server is None:
+        raise RequiredDataMissing(f"{needed}: not prefetched, and the request names no "
+                                  "fhirServer to read it from", where="prefetch")
+    reader = client(request.fhir_server, request.access_token)
+    context = {"patientId": request.patient_id}
+    try:
+        for key in missing:
+            found = reader.search(render_prefetch(PREFETCH[key], context))
+            # A search's OperationOutcome entries and _include extras are passed over.
+            data[key] = [r for r in found if r.get("resourceType") in PREFETCH_TYPES[key]]
+        for reference in references:
+            medications[reference] = reader.get(reference)
+    except FhirServerError as error:
+        raise RequiredDataMissing(f"{needed} could not be read from the FHIR server: "
+                                  f"{error}", where="fhirServer") from None
+    return data, medications
+
+
+def _resolved(order: DraftOrder, medications: Mapping[str, dict[str, Any]]) -> DraftOrder:
+    if order.concept is not None or order.medication_reference is None:
+        return order
+    resource = medications[order.medication_reference]
+    if resource.get("resourceType") != "Medication":
+        raise RequiredDataMissing(f"{order.medication_reference}: the FHIR server returned "
+                                  f"a {resource.get('resourceType')!r}, not a Medication",
+                                  where="fhirServer")
+    concept = concept_of(resource.get("code"), order.medication_reference)
+    return replace(order, concept=concept)
+
+
+# ------------------------------------------------------------------------ the review
+
+def review(request: HookRequest, record: PatientRecord, catalog: Catalog, *, today: date,
+           policy: CardPolicy = card_rules.DEFAULT_POLICY) -> list[Problem]:
+    """The actionable problems about each selected draft order. Pure."""
+    problems: list[Problem] = []
+    for order in request.draft_orders:
+        if not order.selected or order.concept is None:
+            continue
+        others = tuple(MedicationEntry(concept=o.concept, source="request", status="draft",
+                                       dose_text=o.dose_text)
+                       for o in request.draft_orders if o is not order and o.concept)
+        patient = replace(record, medications=record.medications + others)
+        ingredients = sorted({i.ingredient for i in identify_drug(order.concept, catalog)
+                              if i.ingredient})
+        if ingredients:
+            assessment = assess(patient, catalog, today=today)
+            for ingredient in ingredients:
+                problems.extend(_about_known_drug(order, assessment, ingredient, policy))
+        else:
+            problems.extend(_about_other_drug(order, patient, catalog, today, policy))
+    return problems
+
+
+def _about_known_drug(order: DraftOrder, assessment: Assessment, ingredient: str,
+                      policy: CardPolicy) -> list[Problem]:
+    option = assessment.option(ingredient)
+    swap = best_alternative(assessment, option)
+    found = []
+    for finding, related in card_rules.select_problems(option.findings, policy):
+        found.append(Problem(order=order, finding=finding, related=related, swap=swap,
+                             dose_change=_dose_change(option, finding)))
+    return found
+
+
+def _about_other_drug(order: DraftOrder, patient: PatientRecord, catalog: Catalog,
+                      today: date, policy: CardPolicy) -> list[Problem]:
+    """An ordered drug outside the knowledge base: what the labels of the knowledge-base
+    medicines the patient takes say about it."""
+    assert order.concept is not None
+    matched = match_medicine(order.concept, catalog)
+    if matched is None:
+        return []  # nobody knows this drug: the engine has nothing to say about it
+    entry = MedicationEntry(concept=order.concept, source="request", status="draft",
+                            dose_text=order.dose_text)
+    with_order = replace(patient, medications=(*patient.medications, entry))
+    assessment = assess(with_order, catalog, today=today)
+    found: list[Problem] = []
+    for medicine in assessment.context.medicines:
+        if medicine is matched:
+            continue
+        for ingredient in sorted(medicine.ingredients):
+            option = assessment.option(ingredient)
+            about_order = [f for f in option.findings if matched.label in f.with_]
+            swap = best_alternative(assessment, option)
+            taper = next((f for f in option.findings
+                          if f.rule.endswith("/abrupt-withdrawal")), None)
+            for finding, related in card_rules.select_problems(about_order, policy):
+                found.append(Problem(order=order, finding=finding, related=related,
+                                     swap=swap, switch_from=medicine.label, taper=taper))
+    return found
+
+
+def best_alternative(assessment: Assessment, instead_of: Option) -> Alternative | None:
+    """The engine's best-ranked other medicine given by the same route, if it suits the
+    patient better than the one it would replace and the patient does not already take
+    it. Same route: an injected medicine in place of tablets is another therapy (a
+    clinic, a pump, a screening dose), which the engine never chooses silently either
+    (`engine.choose_route`); a swap suggestion must not do it behind the prescriber."""
+    taken = assessment.context.medicine_ingredients
+    for option in assessment.options:  # ranked, best first
+        if option.candidate.id == instead_of.candidate.id or option.candidate.id in taken:
+            continue
+        if option.candidate.route != instead_of.candidate.route:
+            continue
+        if SUITABILITY_ORDER[option.suitability] >= SUITABILITY_ORDER[instead_of.suitability]:
+            return None
+        ingredient = option.candidate.ingredient
+        codings = tuple(Coding(card_rules.code_system_uri(c.system), c.code, ingredient.name)
+                        for c in ingredient.codes if c.verified)
+        return Alternative(ingredient_id=ingredient.id, name=ingredient.name,
+                           suitability=option.suitability,
+                           dose_start=option.dose.start if option.dose else None,
+                           codings=codings)
+    return None
+
+
+def _dose_change(option: Option, finding: Finding) -> str | None:
+    prefix = _ADJUSTMENT_PREFIX.get(finding.kind)
+    if prefix is None or option.dose is None:
+        return None
+    matching = [a for a in option.dose.adjustments if a.startswith(prefix)]
+    return " ".join(matching) or None
+

@@ -1,0 +1,93 @@
+"""The cards the CDS Hooks services returned and the EHRs' feedback on them, and the
+override report counted per rule in SQL (interop.cds_hooks.feedback)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import case, func, insert, select
+
+from medsafe.store.repositories.base import Repository
+from medsafe.store.schema import CdsCard, CdsFeedback
+
+if TYPE_CHECKING:
+    from medsafe.interop.cds_hooks.cards import Card
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCounts:
+    rule_id: str
+    shown: int
+    accepted: int
+    overridden: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCount:
+    rule_id: str
+    system: str | None
+    code: str | None
+    display: str | None
+    count: int
+
+
+class CdsRepository(Repository):
+    def add_cards(self, service_id: str, hook_instance: str, patient_ref: str,
+                  cards: Sequence[Card], *, created_at: datetime) -> None:
+        """All the cards of one response in one INSERT (the hook call is latency-bound)."""
+        if not cards:
+            return
+        self.session.execute(insert(CdsCard), [
+            {"uuid": card.uuid, "service_id": service_id, "hook_instance": hook_instance,
+             "patient_ref": patient_ref, "rule_id": card.rule, "indicator": card.indicator,
+             "summary": card.summary, "suggestion_ids": list(card.suggestion_ids),
+             "detected_issue": card.detected_issue, "created_at": created_at}
+            for card in cards])
+
+    def cards_by_uuid(self, service_id: str, uuids: Sequence[str]) -> dict[str, CdsCard]:
+        if not uuids:
+            return {}
+        rows = self.session.execute(
+            select(CdsCard).where(CdsCard.service_id == service_id,
+                                  CdsCard.uuid.in_(set(uuids)))).scalars()
+        return {row.uuid: row for row in rows}
+
+    def add_feedback(self, rows: Sequence[CdsFeedback]) -> None:
+        self.session.add_all(rows)
+        self.session.flush()
+
+    def counts_by_rule(self) -> list[RuleCounts]:
+        """Per rule: cards shown, and cards whose latest feedback accepted or overrode
+        them (cards nobody answered count as shown only: the specification says ignored
+        cards are not reported)."""
+        latest = (select(CdsFeedback.card_id, func.max(CdsFeedback.id).label("last_id"))
+                  .group_by(CdsFeedback.card_id).subquery())
+        outcome = (select(CdsFeedback.card_id, CdsFeedback.outcome)
+                   .join(latest, CdsFeedback.id == latest.c.last_id).subquery())
+        query = (select(CdsCard.rule_id, func.count(CdsCard.id),
+                        func.count(case((outcome.c.outcome == "accepted", 1))),
+                        func.count(case((outcome.c.outcome == "overridden", 1))))
+                 .outerjoin(outcome, outcome.c.card_id == CdsCard.id)
+                 .group_by(CdsCard.rule_id).order_by(CdsCard.rule_id))
+        return [RuleCounts(rule, int(shown), int(accepted), int(overridden))
+                for rule, shown, accepted, overridden in self.session.execute(query)]
+
+    def override_reasons(self) -> list[ReasonCount]:
+        """How often each reason was given when a card of each rule was overridden (the
+        latest feedback of each card)."""
+        latest = (select(func.max(CdsFeedback.id).label("last_id"))
+                  .group_by(CdsFeedback.card_id).subquery())
+        query = (select(CdsCard.rule_id, CdsFeedback.reason_system, CdsFeedback.reason_code,
+                        func.max(CdsFeedback.reason_display), func.count(CdsFeedback.id))
+                 .join(CdsCard, CdsCard.id == CdsFeedback.card_id)
+                 .where(CdsFeedback.id.in_(select(latest.c.last_id)),
+                        CdsFeedback.outcome == "overridden")
+                 .group_by(CdsCard.rule_id, CdsFeedback.reason_system,
+                           CdsFeedback.reason_code)
+                 .order_by(CdsCard.rule_id, func.count(CdsFeedback.id).desc(),
+                           CdsFeedback.reason_code))
+        return [ReasonCount(rule, system, code, display, int(n))
+                for rule, system, code, display, n in self.session.execute(query)]
