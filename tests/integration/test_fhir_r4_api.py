@@ -1,6 +1,7 @@
 """FHIR R4 over HTTP on a real database (SQLite and PostgreSQL): the CapabilityStatement,
 AdverseEvent search by patient and date with paging, recall notices as Communication,
-and refusals as OperationOutcome. Every reply is parsed with the R4B models."""
+decision-support cards the prescriber acted on as DetectedIssue, and refusals as
+OperationOutcome. Every reply is parsed with the R4B models."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from fhir.resources.R4B.adverseevent import AdverseEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from medsafe.cases import service as cases
+from medsafe.interop.cds_hooks import feedback
+from medsafe.interop.cds_hooks.cards import Card
 from medsafe.recalls import patient_notices
 from medsafe.records import patients
 from medsafe.records.patients import ContactDetails, NewCareLink, NewPatient
@@ -87,7 +91,8 @@ def outcome(reply: Any, status: int) -> dict[str, Any]:
 
 
 MODELS: dict[str, type[BaseModel]] = {
-    "AdverseEvent": AdverseEvent, "Bundle": Bundle, "Communication": Communication}
+    "AdverseEvent": AdverseEvent, "Bundle": Bundle, "Communication": Communication,
+    "DetectedIssue": DetectedIssue}
 
 
 def patient_key(world: World, pseudonym: str) -> int:
@@ -360,3 +365,112 @@ def test_an_unknown_communication_is_a_not_found_outcome(world: World) -> None:
     assert outcome(get(world, "/fhir/Communication/999999"), 404)["code"] == "not-found"
     unknown = outcome(get(world, "/fhir/Communication?status=completed"), 400)
     assert unknown["code"] == "not-supported"
+
+
+# -- DetectedIssue -------------------------------------------------------------------------------
+
+SERVICE = "medsafe-order-sign"
+
+
+def card_about(world: World, patient_ref: str, *, rule: str = "interaction.cns-depressants"
+               ) -> str:
+    """A card the order-sign service returned about `patient_ref` (stored as the service
+    stores it), with one suggestion; its uuid."""
+    uuid = f"00000000-0000-4000-8000-{world.next():012d}"
+    issue = {
+        "resourceType": "DetectedIssue", "status": "final",
+        "code": {"coding": [{"system": "urn:medsafe:cds-rule", "code": rule,
+                             "display": "interaction"}],
+                 "text": "Baclofen with oxycodone: sedation adds up"},
+        "severity": "high", "patient": {"reference": patient_ref},
+        "identifiedDateTime": "2026-11-20T10:00:00+00:00",
+        "implicated": [{"display": "baclofen 10 mg"}, {"display": "oxycodone"}],
+        "detail": "Both depress the central nervous system.",
+        "mitigation": [{"action": {"text": f"Shown to the prescriber as medsafe CDS card "
+                                           f"{uuid}"},
+                        "date": "2026-11-20T10:00:00+00:00"}],
+    }
+    card = Card(uuid=uuid, rule=rule, indicator="critical",
+                summary="Baclofen with oxycodone: sedation adds up", detected_issue=issue,
+                suggestion_ids=(f"{uuid}-swap",), document={})
+    with world.container.uow() as uow:
+        uow.cds.add_cards(SERVICE, f"hook-{uuid}", patient_ref, [card],
+                          created_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+        uow.commit()
+    return uuid
+
+
+def feedback_on(world: World, uuid: str, outcome: str, **item: Any) -> None:
+    with world.container.uow() as uow:
+        feedback.record_feedback(uow, SERVICE, {"feedback": [{
+            "card": uuid, "outcome": outcome, "outcomeTimestamp": "2026-11-20T10:01:00Z",
+            **item}]}, now=datetime(2026, 11, 20, 10, 1, 5, tzinfo=UTC))
+
+
+def test_an_overridden_card_reads_as_a_detected_issue_with_the_reason(world: World) -> None:
+    uuid = card_about(world, f"Patient/{world.ids['cared']}")
+    feedback_on(world, uuid, "overridden", overrideReason={
+        "reason": {"system": "urn:medsafe:cds-override-reason", "code": "monitored",
+                   "display": "Patient is being monitored"},
+        "userComment": "sees me weekly"})
+    issue = read(world, f"/fhir/DetectedIssue/{uuid}", "physician")
+    DetectedIssue.model_validate(issue)
+    assert (issue["id"], issue["severity"], issue["patient"]["reference"]) == \
+        (uuid, "high", f"Patient/{world.ids['cared']}")
+    decided = issue["mitigation"][-1]
+    assert [c["code"] for c in decided["action"]["coding"]] == ["overridden", "monitored"]
+    assert "Patient is being monitored" in decided["action"]["text"]
+    assert "sees me weekly" in decided["action"]["text"]
+    assert {"url": "https://medsafe.example/fhir/StructureDefinition/cds-outcome",
+            "valueCode": "overridden"} in issue["extension"]
+
+
+def test_the_latest_feedback_counts_and_an_accepted_card_names_the_suggestion(
+        world: World) -> None:
+    uuid = card_about(world, f"Patient/{world.ids['cared']}")
+    feedback_on(world, uuid, "overridden")
+    feedback_on(world, uuid, "accepted", acceptedSuggestions=[{"id": f"{uuid}-swap"}])
+    issue = read(world, f"/fhir/DetectedIssue/{uuid}", "pharmacist")
+    decided = issue["mitigation"][-1]
+    assert decided["action"]["coding"][0]["code"] == "accepted"
+    assert f"{uuid}-swap" in decided["action"]["text"]
+    assert len(issue["mitigation"]) == 2  # as offered, and the one decision that counts
+
+
+def test_a_card_nobody_acted_on_is_no_detected_issue(world: World) -> None:
+    uuid = card_about(world, f"Patient/{world.ids['cared']}")
+    assert outcome(get(world, f"/fhir/DetectedIssue/{uuid}"), 404)["code"] == "not-found"
+    found = bundle(get(world, f"/fhir/DetectedIssue?patient={world.ids['cared']}"
+                              "&_count=100"))
+    assert uuid not in ids(found)
+
+
+def test_detected_issues_are_searched_by_patient_by_those_who_may_see_the_patient(
+        world: World) -> None:
+    cared, other = world.ids["cared"], world.ids["other"]
+    mine = card_about(world, f"Patient/{cared}")
+    theirs = card_about(world, f"Patient/{other}")
+    stranger = card_about(world, "Patient/ehr-0042")  # a patient medsafe does not know
+    for uuid in (mine, theirs, stranger):
+        feedback_on(world, uuid, "overridden")
+    for role in ("physician", "pharmacist", "patient"):
+        found = bundle(get(world, "/fhir/DetectedIssue?_count=100", role))
+        assert mine in ids(found)
+        assert {r["patient"]["reference"] for r in resources(found)} == {f"Patient/{cared}"}
+        hidden = outcome(get(world, f"/fhir/DetectedIssue/{theirs}", role), 404)
+        assert hidden["code"] == "not-found"
+    by_patient = bundle(get(world, f"/fhir/DetectedIssue?patient={other}"))
+    assert ids(by_patient) == [theirs]
+    everything = bundle(get(world, "/fhir/DetectedIssue?_count=100"))
+    assert {mine, theirs, stranger} <= set(ids(everything))
+    for role in ("regulator", "manufacturer"):
+        assert outcome(get(world, "/fhir/DetectedIssue", role), 403)["code"] == "forbidden"
+        assert get(world, f"/fhir/DetectedIssue/{mine}", role).status_code == 403
+
+
+def test_metadata_declares_detected_issue_read_and_search_by_patient(world: World) -> None:
+    statement = get(world, "/fhir/metadata", role=None).json()
+    resource = next(r for r in statement["rest"][0]["resource"]
+                    if r["type"] == "DetectedIssue")
+    assert {i["code"] for i in resource["interaction"]} == {"read", "search-type"}
+    assert [p["name"] for p in resource["searchParam"]] == ["patient"]

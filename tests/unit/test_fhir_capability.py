@@ -1,6 +1,7 @@
 """What medsafe's FHIR R4 server declares (the CapabilityStatement) and the pure pieces
 behind it: the search parameters it takes and refuses, date comparisons over partial
-dates, searchset paging links, and a recall notice as a Communication. No I/O."""
+dates, searchset paging links, a recall notice as a Communication, and a decision-support card
+the prescriber acted on as a DetectedIssue. No I/O."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from medsafe.interop.fhir.capability import INTERACTIONS, capability_statement
 from medsafe.interop.fhir.communication import NoticeFacts, to_communication
+from medsafe.interop.fhir.detected_issue import CardFacts, FeedbackFacts, to_detected_issue
 from medsafe.interop.fhir.search import (
     MAX_COUNT,
     SEARCH_PARAMS,
@@ -53,6 +56,7 @@ def test_only_the_resources_served_are_declared() -> None:
     assert set(declared(("AdverseEvent", "Communication"))) == {"AdverseEvent",
                                                                  "Communication"}
     assert "DetectedIssue" not in declared(("AdverseEvent",))
+    assert "DetectedIssue" in declared(tuple(INTERACTIONS))
 
 
 def test_each_resource_declares_its_interactions_and_the_parameters_the_parser_takes() -> None:
@@ -248,3 +252,53 @@ def test_the_notice_is_about_its_recall_and_carries_its_words() -> None:
     assert [p["contentString"] for p in resource["payload"]] == ["Keep taking it.",
                                                                  "Call us."]
     assert resource["subject"] == {"reference": "Patient/PT-ABCDEFGHJK"}
+
+
+# -- a card the prescriber acted on as a DetectedIssue ------------------------------------------
+
+OFFERED: dict[str, Any] = {
+    "resourceType": "DetectedIssue", "status": "final",
+    "code": {"coding": [{"system": "urn:medsafe:cds-rule", "code": "rule-1"}]},
+    "severity": "moderate", "patient": {"reference": "Patient/PT-ABCDEFGHJK"},
+    "mitigation": [{"action": {"text": "Shown as card c-1"}}]}
+
+
+def acted(outcome: str, **changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"outcome": outcome, "accepted": (), "reason_system": None,
+                              "reason_code": None, "reason_display": None, "comment": None,
+                              "at": datetime(2026, 11, 20, 10, 1, tzinfo=UTC)}
+    fields.update(changes)
+    issue = to_detected_issue(CardFacts(uuid="c-1", service_id="medsafe-order-sign",
+                                        detected_issue=OFFERED), FeedbackFacts(**fields))
+    DetectedIssue.model_validate(issue)
+    return issue
+
+
+def test_an_override_without_a_reason_says_so_and_keeps_the_offered_issue() -> None:
+    issue = acted("overridden")
+    assert issue["mitigation"][0] == OFFERED["mitigation"][0]
+    assert issue["mitigation"][1]["action"]["text"] == \
+        "The prescriber overrode the card: no reason given"
+    assert [c["code"] for c in issue["mitigation"][1]["action"]["coding"]] == ["overridden"]
+    assert (issue["id"], issue["identifier"][0]["value"]) == ("c-1", "c-1")
+    assert issue["author"]["display"] == "medsafe CDS service medsafe-order-sign"
+
+
+def test_an_override_reason_is_kept_as_the_ehr_coded_it() -> None:
+    issue = acted("overridden", reason_system="urn:ehr:reasons", reason_code="benefit",
+                  reason_display="Benefit outweighs risk", comment="palliative")
+    action = issue["mitigation"][1]["action"]
+    assert action["coding"][1] == {"system": "urn:ehr:reasons", "code": "benefit",
+                                   "display": "Benefit outweighs risk"}
+    assert action["text"] == ("The prescriber overrode the card: Benefit outweighs risk. "
+                              "Comment: palliative")
+    assert issue["mitigation"][1]["date"].startswith("2026-11-20T10:01:00")
+
+
+def test_an_accepted_card_names_the_suggestions_taken() -> None:
+    issue = acted("accepted", accepted=("s-swap",))
+    assert issue["mitigation"][1]["action"]["text"] == \
+        "The prescriber accepted the card (suggestions taken: s-swap)"
+    assert issue["extension"] == [{
+        "url": "https://medsafe.example/fhir/StructureDefinition/cds-outcome",
+        "valueCode": "accepted"}]

@@ -1,9 +1,11 @@
 """FHIR R4 endpoints at /fhir: the CapabilityStatement (`metadata`), AdverseEvent create,
-read and search (mapped to and from the case model, `interop.fhir.adverse_event`), and
+read and search (mapped to and from the case model, `interop.fhir.adverse_event`);
 recall notices to patients as Communication, read and search
-(`interop.fhir.communication`). Errors on these paths are OperationOutcome resources (see
-`api.problems`), as FHIR clients expect; a refused search is a 400 built here, since its
-issue code (not-supported, invalid) is the search's own (`interop.fhir.search`).
+(`interop.fhir.communication`); and the decision-support problems prescribers acted on as
+DetectedIssue, read and search (`interop.fhir.detected_issue`). Errors on these paths are
+OperationOutcome resources (see `api.problems`), as FHIR clients expect; a refused search
+is a 400 built here, since its issue code (not-supported, invalid) is the search's own
+(`interop.fhir.search`).
 
 A case with one reaction is one AdverseEvent; with several, a collection Bundle of one
 AdverseEvent per reaction (R4 has one event per resource), each readable on its own as
@@ -21,13 +23,13 @@ from fastapi.responses import JSONResponse
 from medsafe.api.deps import ContainerDep, CurrentPrincipal
 from medsafe.cases import service
 from medsafe.errors import Invalid, NotFound
-from medsafe.interop.fhir import communication, search
+from medsafe.interop.fhir import communication, detected_issue, search
 from medsafe.interop.fhir.adverse_event import case_to_fhir, fhir_to_case
 from medsafe.interop.fhir.capability import capability_statement
 from medsafe.records import now
 
 FHIR_JSON = "application/fhir+json"
-MOUNTED = ("AdverseEvent", "Communication")
+MOUNTED = ("AdverseEvent", "Communication", "DetectedIssue")
 """The resources these routes serve, as the CapabilityStatement declares them."""
 FHIR_REPLY: dict[int | str, dict[str, Any]] = {200: {"content": {FHIR_JSON: {}}}}
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -135,3 +137,26 @@ def read_communication(notice_id: int = Path(ge=1, le=9_999_999_999), *,
                        app: ContainerDep, caller: CurrentPrincipal) -> JSONResponse:
     with app.uow() as uow:
         return _resource(communication.read_notice(uow, caller, notice_id))
+
+
+# -- DetectedIssue (CDS cards the prescriber accepted or overrode) ----------------------------
+
+@router.get("/DetectedIssue", responses=FHIR_REPLY)
+def search_detected_issues(request: Request, app: ContainerDep,
+                           caller: CurrentPrincipal) -> JSONResponse:
+    """Problems medsafe raised in the EHR and the prescriber acted on, newest first."""
+    try:
+        query = search.parse_search("DetectedIssue", request.query_params.multi_items())
+    except search.SearchRefused as refused:
+        return _resource(search.refusal(refused), 400)
+    with app.uow() as uow:
+        found, total = detected_issue.search_issues(uow, caller, query.patients,
+                                                    offset=query.offset, limit=query.count)
+    return _resource(search.searchset(query, _base(request), found, total))
+
+
+@router.get("/DetectedIssue/{issue_id}", responses=FHIR_REPLY)
+def read_detected_issue(issue_id: str = Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$"), *,
+                        app: ContainerDep, caller: CurrentPrincipal) -> JSONResponse:
+    with app.uow() as uow:
+        return _resource(detected_issue.read_issue(uow, caller, issue_id))
