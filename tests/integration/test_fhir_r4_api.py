@@ -173,19 +173,24 @@ def test_a_caller_finds_only_the_cases_the_case_service_lets_them_see(world: Wor
         contained = {c["id"]: c for c in resource["contained"]}
         assert "name" not in contained["patient"]
     # Without a patient, the physician sees her own patient's cases and no one else's.
-    everything = bundle(get(world, "/fhir/AdverseEvent?_count=100", "physician"))
-    assert {r["subject"]["reference"] for r in resources(everything)} <= \
-        {f"Patient/{cared}", "#patient"}
+    for query in ("_count=100", "date=ge2000&_count=100"):  # found in SQL, and by reading
+        everything = bundle(get(world, f"/fhir/AdverseEvent?{query}", "physician"))
+        assert resources(everything)
+        assert {r["subject"]["reference"] for r in resources(everything)} <= \
+            {f"Patient/{cared}", "#patient"}
 
 
 def test_a_date_range_keeps_only_the_events_that_began_in_it(world: World) -> None:
     cared = world.ids["cared"]
     january = reported(world, cared, "2025-01-15")
     april = reported(world, cared, "2025-04")  # a partial date: the whole of April
+    someone_else = reported(world, world.ids["other"], "2025-01-16")
     found = bundle(get(world, f"/fhir/AdverseEvent?patient={cared}"
                               "&date=ge2025-01-01&date=le2025-03-31&_count=100"))
     assert str(january) in ids(found)
     assert str(april) not in ids(found)
+    assert str(someone_else) not in ids(found)
+    assert {r["subject"]["reference"] for r in resources(found)} == {f"Patient/{cared}"}
     assert all("2025-01-01" <= r["date"] < "2025-04" for r in resources(found))
     in_april = bundle(get(world, f"/fhir/AdverseEvent?patient={cared}&date=2025-04"))
     assert ids(in_april) == [str(april)]
