@@ -5,7 +5,8 @@ Source: hl7.org/fhir/R4/capabilitystatement.html (required: status, date, kind,
 fhirVersion, format; `kind` "instance" for one running installation, with
 `implementation` describing it; `rest.mode` "server"; per resource its `interaction`
 codes, among them read, create and search-type, and its `searchParam`s with name and
-type) and hl7.org/fhir/R4/http.html §3.1.0.1.2 (a server answers /metadata with it).
+type) and hl7.org/fhir/R4/http.html (the capabilities interaction: a server answers
+GET [base]/metadata with it).
 
 The search parameters come from `search.SEARCH_PARAMS`, the table the search parser
 itself reads, so the statement cannot declare a parameter the server refuses or leave

@@ -3,19 +3,19 @@ a query string is read (and refused), how dates are compared, and the `searchset
 a search answers with, with its paging links: pure, no I/O. At the end, the AdverseEvent
 search itself (a use case over the store; see the note there).
 
-Sources: hl7.org/fhir/R4/search.html (§3.1.1.4 "Searching", the date type and its
-prefixes eq ne gt lt ge le sa eb ap, where a date given to a precision is the range of
-instants it covers, and the result parameter `_count`); hl7.org/fhir/R4/bundle.html
-(a searchset carries `total`, `link` with relations self / first / previous / next, and
-per entry `fullUrl` and `search.mode` "match"); hl7.org/fhir/R4/http.html §3.1.0.1.6
-(search-type interaction). The R4 search parameter registry names AdverseEvent's
-`subject` and `date` (AdverseEvent.subject, AdverseEvent.date), Communication's
-`patient` and DetectedIssue's `patient`; R4 has no `patient` parameter for
-AdverseEvent (R5 added one), so medsafe declares its own, with the same meaning as
-`subject=Patient/<id>`.
+Sources: hl7.org/fhir/R4/search.html (the date type and its prefixes eq ne gt lt ge le
+sa eb ap, where a date given to a precision is the range of instants it covers, and the
+result parameter `_count`); hl7.org/fhir/R4/bundle.html (a searchset carries `total`,
+`link` with relations self / first / previous / next, and per entry `fullUrl` and
+`search.mode` "match"); hl7.org/fhir/R4/http.html (the search-type interaction). The R4
+search parameter registry names AdverseEvent's `subject` and `date`
+(AdverseEvent.subject, AdverseEvent.date), Communication's `patient` and DetectedIssue's
+`patient`; R4 has no `patient` parameter for AdverseEvent (R5 added one), so medsafe
+declares its own, with the same meaning as `subject=Patient/<id>`.
 
-What is refused, and how (as the brief asks, instead of the lenient "ignore what you do
-not know" the specification also allows): an unknown parameter, a modifier
+What is refused, and how (strict handling, so a client learns that a filter was not
+applied, rather than the lenient "ignore what you do not know" the specification also
+allows): an unknown parameter, a modifier
 (`patient:missing`), a comparison medsafe does not do (`ap`) or a list of dates is
 `not-supported`; a malformed value (a date that is not a date, `_count=-1`) is `invalid`.
 Both are 400 with an OperationOutcome, built here by `refusal`.
