@@ -621,3 +621,13 @@ def test_an_admin_cannot_decide_for_a_patient_without_a_physician(world: World) 
     with pytest.raises(Invalid, match="no physician of record"):
         decide(world, world.principals["alice-admin"], review.id, rank=1)
     assert counts(world) == before
+
+
+def test_progress_is_reported_after_each_batch(world: World) -> None:
+    s = scene(world)
+    seen: list[tuple[int, int]] = []
+    with world.container.uow() as uow:
+        switching.propose_for_recall(uow, world.principals["alice-admin"],
+                                     world.container.catalog, s.recall_id, today=TODAY,
+                                     progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(2, 2)]
