@@ -75,19 +75,26 @@ def _json(body: bytes) -> Any:
         raise Invalid(f"the body is not JSON: {error}", where="(body)") from None
 
 
+def _container(request: Request) -> Container:
+    """The container, read on the event loop: `deps.container` is a plain function, which
+    FastAPI would run in a worker thread, one more thread hop per call on the hot path."""
+    found: Container = request.app.state.container
+    return found
+
+
 @router.get("")
-async def discover(request: Request, app: ContainerDep) -> dict[str, Any]:
+async def discover(request: Request) -> dict[str, Any]:
     """The services and their prefetch templates (CDS Hooks 2.0 Discovery)."""
-    await run_in_threadpool(_check_caller, request, app, "/cds-services")
+    await run_in_threadpool(_check_caller, request, _container(request), "/cds-services")
     return service.discovery()
 
 
 @router.post("/{service_id}")
-async def call(service_id: ServiceId, request: Request, app: ContainerDep) -> JSONResponse:
+async def call(service_id: ServiceId, request: Request) -> JSONResponse:
     """Cards about the medicines being ordered; `{"cards": []}` when there is nothing
     to say; 412 (an OperationOutcome) when the data the service needs cannot be had."""
     body = await request.body()
-    return await run_in_threadpool(_call, request, app, service_id, body)
+    return await run_in_threadpool(_call, request, _container(request), service_id, body)
 
 
 def _call(request: Request, app: Container, service_id: str, body: bytes) -> JSONResponse:
@@ -109,12 +116,12 @@ def _call(request: Request, app: Container, service_id: str, body: bytes) -> JSO
 
 
 @router.post("/{service_id}/feedback")
-async def give_feedback(service_id: ServiceId, request: Request,
-                        app: ContainerDep) -> dict[str, Any]:
+async def give_feedback(service_id: ServiceId, request: Request) -> dict[str, Any]:
     """Store what the prescriber did with cards: accepted (which suggestions) or
     overridden (and why)."""
     body = await request.body()
-    stored = await run_in_threadpool(_feedback, request, app, service_id, body)
+    stored = await run_in_threadpool(_feedback, request, _container(request), service_id,
+                                     body)
     return {"stored": stored}
 
 
