@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import Table, case, func, insert, select
 
 from medsafe.store.repositories.base import Repository
 from medsafe.store.schema import CdsCard, CdsFeedback
@@ -37,10 +37,11 @@ class ReasonCount:
 class CdsRepository(Repository):
     def add_cards(self, service_id: str, hook_instance: str, patient_ref: str,
                   cards: Sequence[Card], *, created_at: datetime) -> None:
-        """All the cards of one response in one INSERT (the hook call is latency-bound)."""
+        """All the cards of one response in one Core INSERT (the hook call is
+        latency-bound; the ORM's bulk path costs more and nothing here needs it)."""
         if not cards:
             return
-        self.session.execute(insert(CdsCard), [
+        self.session.execute(insert(cast(Table, CdsCard.__table__)), [
             {"uuid": card.uuid, "service_id": service_id, "hook_instance": hook_instance,
              "patient_ref": patient_ref, "rule_id": card.rule, "indicator": card.indicator,
              "summary": card.summary, "suggestion_ids": list(card.suggestion_ids),
