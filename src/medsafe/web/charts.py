@@ -490,8 +490,8 @@ def _diary_panel(item: DiarySeries, box: Box, end: int,
         if 0 <= day <= end:
             parts.append(_el("line", x1=_px(x(day)), x2=_px(x(day)), y1=_px(box.top),
                              y2=_px(box.bottom), stroke=CHECK_IN, stroke_dasharray="2 3"))
-    for tick in linear_ticks(0, end):
-        parts.append(_el("text", escape(number_label(tick)), x=_px(x(tick)),
+    for day_tick in linear_ticks(0, end):
+        parts.append(_el("text", escape(number_label(day_tick)), x=_px(x(day_tick)),
                          y=_px(box.bottom + 14), text_anchor="middle", fill=MUTED))
     points = sorted(item.points)
     if len(points) > 1:

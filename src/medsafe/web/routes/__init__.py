@@ -10,6 +10,7 @@ from medsafe.web.routes import (
     cases,
     demo_mail,
     duplicates,
+    effectiveness,
     home,
     investigations,
     notices,
@@ -23,4 +24,5 @@ from medsafe.web.routes import (
 ROUTERS: tuple[APIRouter, ...] = (public.router, auth.login_router, auth.router, home.router,
                                   patients.router, duplicates.router, cases.router,
                                   signals.router, notices.router, recalls.router,
-                                  investigations.router, care.router, demo_mail.router)
+                                  investigations.router, effectiveness.router, care.router,
+                                  demo_mail.router)

@@ -68,6 +68,7 @@ GUIDES: dict[str, RoleGuide] = {
 
 PATIENT_LIST_ROLES = frozenset({"admin", "regulator", "pharmacist", "physician"})
 CASE_INBOX_ROLES = frozenset({"admin", "regulator", "manufacturer"})
+CARE_ROLES = frozenset({"admin", "physician", "pharmacist"})
 REPORT_LINKS = {
     "patient": Link("Report a side effect", "/report",
                     "Tell us about a problem you think a medicine caused, in your own words."),
@@ -96,6 +97,12 @@ def home(request: Request, caller: SignedIn) -> Response:
     if me.own_pseudonym is not None:
         links.append(Link("My record", record_path(me.own_pseudonym),
                           "Your medicines, conditions and observations."))
+        links.append(Link("My care", "/my-care", "Recall notices about your medicines, "
+                                                 "your plan and your symptom and sleep "
+                                                 "diary."))
+    if principal.role in CARE_ROLES:
+        links.append(Link("Care", "/care", "Patients a recall touched: alternatives to "
+                                           "decide, monitoring plans, diaries and alerts."))
     if principal.role in REPORT_LINKS:
         links.append(REPORT_LINKS[principal.role])
     if principal.role in CASE_INBOX_ROLES:
