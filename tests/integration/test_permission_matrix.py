@@ -29,17 +29,20 @@ from typing import Any
 
 import pytest
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
 
 from medsafe.api.app import create_app
 from medsafe.assessment.engine import assess
 from medsafe.assessment.report import assessment_document
 from medsafe.bootstrap import Container
+from medsafe.care import monitoring_service, switching
+from medsafe.care.diary_inputs import NewDiaryEntry, NewPlan
 from medsafe.cases import service as cases
 from medsafe.interop.gs1 import gtin_check_digit
 from medsafe.recalls import notifying
 from medsafe.recalls import service as recalls
 from medsafe.recalls.inputs import NewRecall
-from medsafe.records import organisations, patients
+from medsafe.records import now, organisations, patients
 from medsafe.records.organisations import NewOrganisation
 from medsafe.records.patients import (
     ContactDetails,
@@ -52,12 +55,12 @@ from medsafe.records.patients import (
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
 from medsafe.signals import management
-from medsafe.store.schema import CaseDuplicate
+from medsafe.store.schema import CareAlert, CaseDuplicate, RecallPatientNotice
 from medsafe.supply import prescriptions
 from medsafe.supply.prescriptions import NewPrescription
 from tests.support.case_builder import case_report
 from tests.support.databases import KINDS
-from tests.support.recalls import investigation_at, recall_at
+from tests.support.recalls import consumer_recall_notifying, investigation_at, recall_at
 from tests.support.signal_world import fresh_signal, product_name
 from tests.support.world import PASSWORD, PERSONAS, ROLES, World, day, world_on
 
@@ -158,6 +161,12 @@ FRESH: dict[str, Callable[[World], Any]] = {
     "investigation_decided_recall": lambda w: investigation_at(w, "decided",
                                                                decision="recall"),
     "fresh_proposal": lambda w: _proposal(w),
+    "care_recall": lambda w: consumer_recall_notifying(w),
+    "care_review": lambda w: _care_review(w),
+    "care_plan": lambda w: _care_plan(w),
+    "care_entry": lambda w: _care_entry(w, red_flags=[]),
+    "care_alert": lambda w: _care_alert(w),
+    "my_notice": lambda w: _my_notice(w),
     "fresh_letter": lambda w: _letter(w)[0],
     "fresh_task": lambda w: _letter(w)[1],
     "active_rx": lambda w: _fresh(w, lambda uow: prescriptions.prescribe(
@@ -173,6 +182,55 @@ def _proposal(world: World) -> int:
         found, _ = notifying.list_proposals(uow, world.principals["alice-admin"],
                                             recall_id=recall_id)
     return found[0].id
+
+
+def _care_review(world: World) -> int:
+    """Pat's review of a fresh consumer-depth recall of Mo's lot, proposed by an admin."""
+    recall_id = consumer_recall_notifying(world)
+    admin = world.principals["alice-admin"]
+    with world.container.uow() as uow:
+        switching.propose_for_recall(uow, admin, world.container.catalog, recall_id,
+                                     today=now().date())
+    with world.container.uow() as uow:
+        found, _ = switching.list_reviews(uow, admin, recall_id=recall_id)
+    return found[0].id
+
+
+def _care_plan(world: World) -> int:
+    """The monitoring plan Dora started by hand for Pat (outside a review), started by the
+    first cell that needs it (a second such plan would be refused as a duplicate)."""
+    if "care_plan" in world.ids:
+        return int(world.ids["care_plan"])
+    with world.container.uow() as uow:
+        world.ids["care_plan"] = monitoring_service.start_plan_for(
+            uow, world.principals["dora-physician"], world.ids["cared"],
+            NewPlan(medicine_from="baclofen", medicine_to="baclofen", reason="matrix"),
+            today=now().date(), catalog=world.container.catalog).id
+    return int(world.ids["care_plan"])
+
+
+def _care_entry(world: World, *, red_flags: list[str]) -> int:
+    with world.container.uow() as uow:
+        done = monitoring_service.record_diary(
+            uow, world.principals["pat-patient"], _care_plan(world),
+            NewDiaryEntry(scores={"spasticity": 5}, red_flags=red_flags), today=now().date())
+    return done.entry.id
+
+
+def _care_alert(world: World) -> int:
+    entry_id = _care_entry(world, red_flags=["hallucinations"])
+    with world.container.uow() as uow:
+        return int(uow.session.execute(select(CareAlert.id).where(
+            CareAlert.diary_entry_id == entry_id)).scalars().first() or 0)
+
+
+def _my_notice(world: World) -> int:
+    recall_id = consumer_recall_notifying(world)
+    with world.container.uow() as uow:
+        return uow.session.execute(select(RecallPatientNotice.id).where(
+            RecallPatientNotice.recall_id == recall_id,
+            RecallPatientNotice.patient_id == world.principals["pat-patient"].patient_id)
+        ).scalar_one()
 
 
 def _letter(world: World) -> tuple[int, int]:
@@ -233,6 +291,11 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
     "step": lambda w, n: {"reason": "triaged"},
     "notice_decision": lambda w, n: {"decision": "decline", "reason": "moved away"},
     "task_outcome": lambda w, n: {"outcome": "left_message", "note": "voicemail"},
+    "care_patient": lambda w, n: {"patient": w.ids["cared"]},
+    "care_decision": lambda w, n: {"rank": 1},
+    "diary": lambda w, n: {"scores": {"spasticity": 4, "sleep_quality": 7}},
+    "diary_case": lambda w, n: {"reactions": ["spasticity"]},
+    "alert_resolution": lambda w, n: {"note": "called the patient; seen today"},
     "duplicate_search": lambda w, n: {"threshold": 50},
     "duplicate_decision": lambda w, n: {"confirm": False, "reason": "different patients"},
     # a given prior: the matrix world's few cases are too few to fit one
@@ -465,6 +528,30 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
         ("hazard_evaluated", "decision", "decision"), ("decided", "close", "reason"))),
     ("POST", "/api/v1/investigations/{investigation_decided_recall}/recall",
      "from_investigation", (201, 201, 201, 403, 403, 403, 401)),
+    # care: patient-level, so never regulators or manufacturers; pharmacists and
+    # physicians for their own patients, the patient for herself
+    ("POST", "/api/v1/recalls/{care_recall}/care/proposals", None,
+     (200, 403, 403, 200, 200, 403, 401)),
+    ("POST", "/api/v1/recalls/{care_recall}/care/proposals/patient", "care_patient",
+     (200, 403, 403, 200, 200, 403, 401)),
+    ("GET", "/api/v1/care/reviews", None, (200, 403, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/care/reviews/{care_review}", None, (200, 403, 403, 200, 200, 200, 401)),
+    ("POST", "/api/v1/care/reviews/{care_review}/decision", "care_decision",
+     (200, 403, 403, 403, 200, 403, 401)),
+    ("GET", "/api/v1/care/overview", None, (200, 403, 403, 403, 200, 403, 401)),
+    ("GET", "/api/v1/patients/{cared}/care", None, (200, 403, 403, 200, 200, 200, 401)),
+    ("GET", "/api/v1/patients/{other}/care", None, (200, 403, 403, 404, 404, 404, 401)),
+    ("GET", "/api/v1/care/plans/{care_plan}", None, (200, 403, 403, 200, 200, 200, 401)),
+    ("POST", "/api/v1/care/plans/{care_plan}/diary", "diary",
+     (201, 403, 403, 201, 201, 201, 401)),
+    ("POST", "/api/v1/care/diary/{care_entry}/case", "diary_case",
+     (201, 403, 403, 201, 201, 201, 401)),
+    ("POST", "/api/v1/care/alerts/{care_alert}/resolve", "alert_resolution",
+     (200, 403, 403, 403, 200, 403, 401)),
+    ("POST", "/api/v1/care/follow-up", None, (200, 403, 403, 403, 403, 403, 401)),
+    ("GET", "/api/v1/my/notices", None, (403, 403, 403, 403, 403, 200, 401)),
+    ("POST", "/api/v1/my/notices/{my_notice}/acknowledgement", None,
+     (403, 403, 403, 403, 403, 200, 401)),
 ]
 
 CELLS = [

@@ -80,6 +80,7 @@ def _routers() -> tuple[APIRouter, ...]:
         assessments,
         audit,
         auth,
+        care,
         cases,
         dispensing,
         drugs,
@@ -98,7 +99,7 @@ def _routers() -> tuple[APIRouter, ...]:
     for router in (auth.router, drugs.router, assessments.router, patients.router,
                    organisations.router, products.router, stock.router, dispensing.router,
                    prescriptions.router, audit.router, users.router, cases.router,
-                   signals.router, recalls.router, scans.router):
+                   signals.router, recalls.router, scans.router, care.router):
         api.include_router(router)
     return (api,)
 
