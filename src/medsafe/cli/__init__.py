@@ -18,6 +18,7 @@ COMMANDS: Registry = {
     "signals": ("medsafe.cli.signals", "app"),
     "recalls": ("medsafe.cli.recalls", "app"),
     "notify": ("medsafe.cli.notify", "app"),
+    "care": ("medsafe.cli.care", "app"),
     "serve": ("medsafe.cli.serve", "serve"),
     "demo": ("medsafe.cli.population", "demo"),
     "generate": ("medsafe.cli.population", "generate"),

@@ -9,6 +9,10 @@ import typer
 
 from medsafe.bootstrap import Container, bootstrap
 from medsafe.config import load_settings
+from medsafe.errors import NotFound
+from medsafe.security.accounts import principal_of
+from medsafe.security.principal import Principal
+from medsafe.store.uow import UnitOfWork
 
 DatabaseUrlOption = Annotated[
     str | None,
@@ -31,3 +35,11 @@ def open_container(database_url: str | None, data_dir: Path | None, *,
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     return bootstrap(load_settings(**overrides), migrate=migrate)
+
+
+def active_user(uow: UnitOfWork, username: str) -> Principal:
+    """The principal of an active account, named on the command line (`--as`)."""
+    found = uow.users.by_username(username)
+    if found is None or not found.active:
+        raise NotFound(f"no active user '{username}'")
+    return principal_of(found)

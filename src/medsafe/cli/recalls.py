@@ -25,14 +25,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from medsafe.cli.common import DatabaseUrlOption, DataDirOption, open_container
+from medsafe.cli.common import DatabaseUrlOption, DataDirOption, active_user, open_container
 from medsafe.cli.errors import reported_errors
-from medsafe.errors import Invalid, NotFound
+from medsafe.errors import Invalid
 from medsafe.recalls import service
 from medsafe.recalls.inputs import Classification, RecallStepInput, Strategy
 from medsafe.recalls.openfda_import import Progress as ImportProgress
 from medsafe.recalls.service import RecallDetail
-from medsafe.security.accounts import principal_of
 from medsafe.security.principal import SYSTEM, Principal
 from medsafe.store.repositories.recalls import MEDSAFE, SOURCES
 from medsafe.store.uow import UnitOfWork
@@ -144,7 +143,7 @@ def show(
         container = open_container(database_url, data_dir)
         with container.uow() as uow:
             details = [service.read_recall(uow, SYSTEM, recall_id)
-                       for recall_id in _ids(uow, SYSTEM, number)]
+                       for recall_id in recall_ids(uow, SYSTEM, number)]
     for detail in details:
         _print_detail(detail)
 
@@ -183,8 +182,8 @@ def step(
     with reported_errors():
         container = open_container(database_url, data_dir)
         with container.uow() as uow:
-            principal = _user(uow, user)
-            (recall_id,) = _ids(uow, principal, number, one=True)
+            principal = active_user(uow, user)
+            (recall_id,) = recall_ids(uow, principal, number, one=True)
             common = {"reason": reason, "acting_as": acting_as}
             try:
                 if transition == "classify":
@@ -214,7 +213,7 @@ def step(
                   f"{last.role}; now {summary.state}", markup=False)
 
 
-def _ids(uow: UnitOfWork, principal: Principal, number: str, *, one: bool = False
+def recall_ids(uow: UnitOfWork, principal: Principal, number: str, *, one: bool = False
          ) -> list[int]:
     if number.isdigit():
         return [int(number)]
@@ -223,13 +222,6 @@ def _ids(uow: UnitOfWork, principal: Principal, number: str, *, one: bool = Fals
         raise Invalid(f"{len(found)} recalls carry the number {number} (FDA reused it "
                       f"across events); give medsafe's id: {', '.join(map(str, found))}")
     return found
-
-
-def _user(uow: UnitOfWork, username: str) -> Principal:
-    found = uow.users.by_username(username)
-    if found is None or not found.active:
-        raise NotFound(f"no active user '{username}'")
-    return principal_of(found)
 
 
 def _first_error(error: ValueError) -> str:
