@@ -25,6 +25,7 @@ from medsafe.notify.dispatcher import Dispatcher
 from medsafe.notify.mail_catcher import DEFAULT_PORT as DEFAULT_MAIL_PORT
 from medsafe.notify.mail_catcher import HOST as MAIL_HOST
 from medsafe.notify.mail_catcher import Inbox, MailCatcher, start_catcher
+from medsafe.population.care_story import tell_care_story
 from medsafe.population.demo import (
     DEMO_PASSWORD,
     DemoLogin,
@@ -162,6 +163,8 @@ def _load_demo(container: Container, patients: int) -> list[DemoLogin]:
     say(f"investigation {story.investigation_id}; recall {story.recall_number}: "
         f"Class {story.classification}, {story.state}, {story.notices_queued:,} notices "
         "queued" + ("" if story.steps_taken else " (told already: nothing repeated)"))
+    console.print("care of the recall's patients …")
+    tell_care_story(container.uow, container.catalog, story.recall_id, say)
     return logins
 
 
