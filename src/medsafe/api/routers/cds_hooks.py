@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from medsafe.api.deps import ContainerDep, CurrentPrincipal
+from medsafe.api.routers import ERRORS
 from medsafe.bootstrap import Container
 from medsafe.errors import Forbidden, Invalid
 from medsafe.interop.cds_hooks import feedback, service
@@ -33,7 +34,7 @@ from medsafe.interop.cds_hooks.security import (
 from medsafe.records import now
 
 router = APIRouter(prefix="/cds-services", tags=["cds-hooks"])
-report_router = APIRouter(prefix="/cds", tags=["cds-hooks"])
+report_router = APIRouter(prefix="/cds", tags=["cds-hooks"], responses=ERRORS)
 
 ServiceId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 REPORT_ROLES = frozenset({"admin", "pharmacist", "physician"})

@@ -186,8 +186,7 @@ def card_detail(problem: Problem) -> str:
                       f"**{_md(problem.swap.name)}** ({problem.swap.suitability})."]
         if problem.switch_from is not None:
             lines.append(f"Switching from {_md(problem.switch_from)} needs a plan: "
-                         + (_md(problem.taper.summary) if problem.taper is not None
-                            else "do not stop it abruptly."))
+                         + _md(_stopping(problem)))
     if problem.dose_change:
         lines += ["", f"Dose: {_md(problem.dose_change)}"]
     lines += ["", "Source: " + _citation(finding.source)]
@@ -300,14 +299,23 @@ def _swap(problem: Problem, alt: Alternative, patient_id: str,
                         "resource": request}]
     else:
         label = short(f"Switch {problem.switch_from} to {alt.name}", 80)
-        taper = (problem.taper.summary if problem.taper is not None
-                 else f"Do not stop {problem.switch_from} abruptly.")
+        taper = _stopping(problem)
         actions = [{"type": "create",
                     "description": f"Start {alt.name} in place of {problem.switch_from}. "
                                    f"{taper}",
                     "resource": request}]
     return {"label": label, "uuid": suggestion_uuid, "isRecommended": True,
             "actions": actions}
+
+
+def _stopping(problem: Problem) -> str:
+    """How the medicine switched from must be stopped: the engine's cited finding, or, when
+    the knowledge base holds none, a pointer to its label (medsafe states no withdrawal
+    advice it cannot cite)."""
+    if problem.taper is not None:
+        return problem.taper.summary
+    return (f"medsafe holds no cited advice on stopping {problem.switch_from}; check its "
+            "label before stopping it.")
 
 
 def response(cards: Sequence[Card]) -> dict[str, Any]:
