@@ -205,3 +205,38 @@ def test_the_pddi_example_requests_give_valid_responses(container: Container, na
         request["fhirServer"] = stub.base_url  # the published one is not reachable
         reply = call(container, service_id, request)
     assert loud(reply) == []  # warfarin, NSAIDs, digoxin: outside medsafe's knowledge
+
+
+def test_a_dose_change_is_offered_when_the_label_states_one(container: Container) -> None:
+    """Diazepam's label states how to dose it beside an opioid; baclofen's kidney warning
+    states no dose, so its card offers none."""
+    diazepam = {"text": "Diazepam 5 MG Oral Tablet"}
+    reply = call(container, SIGN, hook_request("order-sign", [draft_order(diazepam)],
+                                               prefetch=prefetch_of(patient_resources(
+                                                   medicines=(OXYCODONE,)))))
+    card = next(c for c in reply["cards"]
+                if c["source"]["topic"]["code"] == "interaction/diazepam/opioids")
+    updates = [s["actions"][0] for s in card["suggestions"]
+               if s["actions"][0]["type"] == "update"
+               and s["actions"][0]["resource"]["medicationCodeableConcept"] == diazepam]
+    assert len(updates) == 1
+    assert "lower initial dose" in updates[0]["resource"]["dosageInstruction"][0]["text"]
+    assert "FDA label, diazepam tablets" in updates[0]["description"]
+    kidney = call(container, SIGN, hook_request("order-sign", [draft_order(BACLOFEN)],
+                                                prefetch=prefetch_of(patient_resources(
+                                                    egfr=20))))
+    renal = [c for c in kidney["cards"] if c["source"]["topic"]["code"].startswith("renal/")]
+    assert renal
+    assert all(s["actions"][0]["type"] != "update" for s in renal[0]["suggestions"])
+
+
+def test_an_allergy_in_the_prefetch_gives_a_critical_card(container: Container) -> None:
+    patient = patient_resources()
+    prefetch = prefetch_of(patient)
+    prefetch["allergies"] = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": {"resourceType": "AllergyIntolerance", "id": "a1",
+                      "patient": {"reference": "Patient/p1"}, "code": {"text": "Baclofen"}}}]}
+    reply = call(container, SIGN, hook_request("order-sign", [draft_order(BACLOFEN)],
+                                               prefetch=prefetch))
+    assert [c["indicator"] for c in loud(reply)] == ["critical"]
+    assert loud(reply)[0]["source"]["topic"]["code"].startswith("allergy/")

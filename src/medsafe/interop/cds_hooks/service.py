@@ -22,7 +22,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from medsafe.assessment.context import identify_drug, match_medicine
+from medsafe.assessment.checks import renal
+from medsafe.assessment.checks.population import OLDER_ADULT_AGE
+from medsafe.assessment.context import PatientContext, identify_drug, match_medicine
 from medsafe.assessment.engine import Assessment, Option, assess
 from medsafe.assessment.findings import SUITABILITY_ORDER, Finding
 from medsafe.assessment.patient import Coding, MedicationEntry, PatientRecord
@@ -47,11 +49,6 @@ from medsafe.interop.cds_hooks.requests import (
 from medsafe.interop.fhir.patient_bundle import parse_bundle
 from medsafe.knowledge.catalog import Catalog
 from medsafe.store.uow import UnitOfWork
-
-# How the engine's dose adjustments (`assessment.dose.plan`) line up with the kind of
-# finding a card is about: each adjustment starts with the word that says what it is for.
-_ADJUSTMENT_PREFIX = {"renal": "Kidney:", "hepatic": "Liver:", "age": "Age ",
-                      "interaction": "With "}
 
 
 class RequiredDataMissing(Invalid):
@@ -220,7 +217,7 @@ def _about_known_drug(order: DraftOrder, assessment: Assessment, ingredient: str
     found = []
     for finding, related in card_rules.select_problems(option.findings, policy):
         found.append(Problem(order=order, finding=finding, related=related, swap=swap,
-                             dose_change=_dose_change(option, finding)))
+                             dose_change=adjusted_dose(option, assessment.context, finding)))
     return found
 
 
@@ -276,10 +273,35 @@ def best_alternative(assessment: Assessment, instead_of: Option) -> Alternative 
     return None
 
 
-def _dose_change(option: Option, finding: Finding) -> str | None:
-    prefix = _ADJUSTMENT_PREFIX.get(finding.kind)
-    if prefix is None or option.dose is None:
-        return None
-    matching = [a for a in option.dose.adjustments if a.startswith(prefix)]
-    return " ".join(matching) or None
+def adjusted_dose(option: Option, context: PatientContext, finding: Finding) -> str | None:
+    """The adjusted dose the knowledge base gives for the reason a finding is about, with
+    its citation; None when it gives none. Only rules that state a dose count (a renal,
+    liver or interaction rule's `dose`, the older-adult dose): "the dosage may need to be
+    reduced" is the finding's text, not a dose to write into the order. The same rules as
+    `assessment.dose.plan`, which merges them into prose."""
+    candidate = option.candidate
+    stated: list[tuple[str, str]] = []
+    if finding.kind == "renal":
+        stated = [(r.dose, r.source.cite()) for r in renal.matching_rules(candidate, context)
+                  if r.action != "no-change" and r.dose]
+    elif finding.kind == "hepatic":
+        stated = [(h.dose, h.source.cite()) for h in candidate.view.hepatic
+                  if set(h.when) & context.hepatic_states and h.action != "no-change"
+                  and h.dose]
+    elif finding.kind == "interaction":
+        partners = [m for m in context.medicines if m.label in finding.with_]
+        profile = candidate.profile
+        for medicine in partners:
+            for class_id in sorted(medicine.classes & profile.interactions_by_class.keys()):
+                stated += [(ix.dose, ix.source.cite())
+                           for ix in profile.interactions_by_class[class_id] if ix.dose]
+            for other in sorted(medicine.ingredients & profile.interactions_by_ingredient.keys()):
+                stated += [(ix.dose, ix.source.cite())
+                           for ix in profile.interactions_by_ingredient[other] if ix.dose]
+    elif finding.kind == "age":
+        older = candidate.ingredient.older_adult_dose
+        if older is not None and context.age is not None and context.age >= OLDER_ADULT_AGE:
+            stated = [(older.text, older.source.cite())]
+    unique = list(dict.fromkeys(stated))
+    return " ".join(f"{dose} ({cite})" for dose, cite in unique) or None
 
