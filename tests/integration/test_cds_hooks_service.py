@@ -240,3 +240,24 @@ def test_an_allergy_in_the_prefetch_gives_a_critical_card(container: Container) 
                                                prefetch=prefetch))
     assert [c["indicator"] for c in loud(reply)] == ["critical"]
     assert loud(reply)[0]["source"]["topic"]["code"].startswith("allergy/")
+
+
+def test_a_medicine_the_patient_takes_named_only_by_reference_is_read_from_the_server(
+        container: Container) -> None:
+    """The active order for oxycodone names its Medication by reference and the prefetch
+    leaves the Medication out: it is read from the FHIR server, so the interaction with
+    the baclofen being ordered is still found."""
+    patient = patient_resources(medicines=(OXYCODONE,))
+    for resource in patient:
+        if resource["resourceType"] == "MedicationRequest":
+            del resource["medicationCodeableConcept"]
+            resource["medicationReference"] = {"reference": "Medication/oxy"}
+    on_server = [*patient, {"resourceType": "Medication", "id": "oxy", "code": OXYCODONE}]
+    with fhir_stub(on_server, token="t") as stub:
+        reply = call(container, SIGN, hook_request("order-sign", [draft_order(BACLOFEN)],
+                                                   prefetch=prefetch_of(patient),
+                                                   fhir_server=stub.base_url, token="t"))
+        asked = [path for path, _ in stub.requests]
+    assert asked == ["/fhir/Medication/oxy"]
+    assert [c["source"]["topic"]["code"] for c in loud(reply)] == \
+        ["interaction/baclofen/opioids"]

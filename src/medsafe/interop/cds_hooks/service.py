@@ -33,6 +33,7 @@ from medsafe.interop.cds_hooks import cards as card_rules
 from medsafe.interop.cds_hooks.cards import Alternative, CardPolicy, Problem
 from medsafe.interop.cds_hooks.fhir_client import FhirClient, FhirServerError
 from medsafe.interop.cds_hooks.requests import (
+    FHIR_ID,
     ORDER_SELECT,
     ORDER_SIGN,
     PREFETCH,
@@ -153,7 +154,8 @@ def gather(request: HookRequest, client: ClientFactory
     references = sorted({o.medication_reference for o in request.draft_orders
                          if o.medication_reference is not None})
     medications: dict[str, dict[str, Any]] = {}
-    if not missing and not references:
+    if not missing and not references and (request.fhir_server is None
+                                            or not unresolved_medications(data)):
         return data, medications
     needed = ", ".join(missing + references)
     if request.fhir_server is None:
@@ -168,10 +170,32 @@ def gather(request: HookRequest, client: ClientFactory
             data[key] = [r for r in found if r.get("resourceType") in PREFETCH_TYPES[key]]
         for reference in references:
             medications[reference] = reader.get(reference)
+        # The patient's own orders may name their medicine by reference only; without it
+        # the engine could not check that medicine at all.
+        for reference in unresolved_medications(data):
+            found_medication = reader.get(reference)
+            if found_medication.get("resourceType") == "Medication":
+                data["medications"].append(found_medication)
     except FhirServerError as error:
-        raise RequiredDataMissing(f"{needed} could not be read from the FHIR server: "
-                                  f"{error}", where="fhirServer") from None
+        raise RequiredDataMissing(f"{needed or 'Medication'} could not be read from the "
+                                  f"FHIR server: {error}", where="fhirServer") from None
     return data, medications
+
+
+def unresolved_medications(data: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+    """'Medication/{id}' references of the patient's MedicationRequests whose Medication
+    is not among the data."""
+    known = {f"Medication/{r['id']}" for r in data.get("medications", ())
+             if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)}
+    found: set[str] = set()
+    for resource in data.get("medications", ()):
+        reference = resource.get("medicationReference")
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        if (resource.get("resourceType") == "MedicationRequest" and isinstance(target, str)
+                and target.startswith("Medication/") and target not in known
+                and FHIR_ID.fullmatch(target.removeprefix("Medication/"))):
+            found.add(target)
+    return sorted(found)
 
 
 def _resolved(order: DraftOrder, medications: Mapping[str, dict[str, Any]]) -> DraftOrder:
