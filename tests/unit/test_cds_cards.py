@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.detectedissue import DetectedIssue
+from pydantic import ValidationError
 
 from medsafe.assessment.findings import Finding
 from medsafe.assessment.patient import Concept
+from medsafe.config import Settings
 from medsafe.errors import Invalid
 from medsafe.interop.cds_hooks.cards import (
     Alternative,
@@ -228,3 +230,26 @@ def test_an_http_fhir_server_off_this_machine_is_refused() -> None:
                            fhir_server="http://ehr.example.org/fhir", token="t")
     with pytest.raises(Invalid, match="https"):
         parse_hook_request(request, service_hook="order-sign")
+
+
+def test_unsigned_cds_requests_are_refused_at_start_off_loopback() -> None:
+    with pytest.raises(ValidationError, match="MEDSAFE_CDS_ALLOW_UNSIGNED"):
+        Settings(host="0.0.0.0", cds_allow_unsigned=True)
+    assert Settings(host="127.0.0.1", cds_allow_unsigned=True).cds_allow_unsigned
+
+
+def test_a_trusted_issuer_needs_an_https_key_set_url() -> None:
+    with pytest.raises(ValidationError, match="MEDSAFE_CDS_TRUSTED_ISSUERS"):
+        Settings(cds_trusted_issuers=[{"iss": "https://ehr.example.org",
+                                       "jwks_url": "http://ehr.example.org/jwks"}])
+    settings = Settings(cds_trusted_issuers=[{"iss": "https://ehr.example.org",
+                                              "jwks_url": "https://ehr.example.org/jwks"}])
+    assert settings.cds_trusted_issuers[0].jwks_url == "https://ehr.example.org/jwks"
+
+
+def test_without_cited_withdrawal_advice_the_switch_points_to_the_label() -> None:
+    card = build_card(Problem(order(), interaction(), swap=TIZANIDINE, switch_from="Baclofen"),
+                      patient_id="p1", now=NOW, new_uuid=uuids())
+    description = card.document["suggestions"][0]["actions"][0]["description"]
+    assert "no cited advice on stopping Baclofen" in description
+    assert "check its label" in description
