@@ -87,8 +87,10 @@ class Walk:
         self.page.wait_for_url(f"{self.site.url}/home")
 
     def shoot(self, name: str) -> None:
+        """The whole page, and what a 1280 x 900 window shows of it (for the README)."""
         path = self.shots / f"{len(self.taken) + 1:02d}-{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path.with_name(f"{path.stem}-window.png")))
         self.taken.append(path)
 
     def step(self, transition: str, reason: str) -> None:
@@ -104,7 +106,8 @@ def keep(shots: list[Path]) -> None:
     if os.environ.get("MEDSAFE_ARTIFACTS"):
         ARTIFACTS.mkdir(exist_ok=True)
         for shot in shots:
-            shutil.copy2(shot, ARTIFACTS / shot.name)
+            for kept in (shot, shot.with_name(f"{shot.stem}-window.png")):
+                shutil.copy2(kept, ARTIFACTS / kept.name)
 
 
 def test_the_whole_story_walks_in_a_browser(site: Site, tmp_path: Path) -> None:

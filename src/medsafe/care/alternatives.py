@@ -201,11 +201,11 @@ def _strength_key(strength: str | None) -> tuple[float, str] | None:
 def _same_medicine(rank: int, option: Option, lots: tuple[StockLot, ...],
                    current_dose_text: str | None) -> Proposal:
     first = lots[0]
-    strength = f" {first.strength}" if first.strength else ""
+    strength = f"{first.strength}, " if first.strength else ""
     numbers = tuple(lot.lot_number for lot in lots)
     reasons = [
-        f"The same medicine from lots that are not recalled: {', '.join(numbers)} (product "
-        f"{first.product_id}{strength}, {sum(lot.quantity for lot in lots)} units in stock).",
+        f"The same medicine from lots that are not recalled: {', '.join(numbers)} "
+        f"({strength}{sum(lot.quantity for lot in lots)} units in stock at the pharmacy).",
         f"No critical finding for {option.candidate.name} on this patient's record; "
         f"suitability: {option.suitability}.",
         "Keep the current dose: no switch, no taper.",

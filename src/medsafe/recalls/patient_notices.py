@@ -107,7 +107,7 @@ def _view(notice: RecallPatientNotice, number: str, message: OutboxMessage | Non
     acknowledged = notice.acknowledged_at
     return OwnNotice(
         id=notice.id, recall_id=notice.recall_id, recall_number=number,
-        medicine=notice.medicine, lots=[lot for lot, _ in notice.received],
+        medicine=notice.medicine, lots=sorted({lot for lot, _ in notice.received}),
         received_on=[date.fromisoformat(day) for _, day in notice.received],
         subject=subject, text=text, sent_at=aware(notice.created_at),
         channel=_channel(notice),
