@@ -12,6 +12,7 @@ from medsafe.errors import (
     KnowledgeError,
     MedsafeError,
     NotFound,
+    PreconditionFailed,
     Unauthenticated,
 )
 
@@ -46,6 +47,7 @@ HTTP_STATUS: tuple[tuple[type[MedsafeError], int, str], ...] = (
     (InvalidTransition, 409, "Invalid Transition"),
     (Forbidden, 403, "Forbidden"),
     (KnowledgeError, 500, "Knowledge Base Error"),
+    (PreconditionFailed, 412, "Precondition Failed"),
     (MedsafeError, 422, "Invalid Request"),
 )
 

@@ -28,6 +28,11 @@ class Invalid(MedsafeError):
         self.reason = message
 
 
+class PreconditionFailed(Invalid):
+    """Data the request depends on cannot be had (a CDS Hooks call whose required FHIR
+    data was neither prefetched nor readable from the EHR's server: HTTP 412)."""
+
+
 class NotFound(MedsafeError):
     """The thing asked for does not exist (or the caller may not know it exists)."""
 

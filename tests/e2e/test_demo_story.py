@@ -290,3 +290,16 @@ def test_the_mail_catcher_refuses_a_taken_port_and_by_default_finds_a_free_one(
             assert catcher.port != DEFAULT_PORT
         finally:
             catcher.stop()
+
+
+def test_the_demo_accepts_unsigned_cds_calls_on_loopback_only_and_says_so(
+        demo: Demo, tmp_path: Path) -> None:
+    from medsafe.cli.population import _demo_settings
+
+    assert "unsigned calls are accepted for this demo on 127.0.0.1 only" in demo.first
+    settings = load_settings(**{**_demo_settings(tmp_path, 8000, 1025), "data_dir": tmp_path})
+    assert settings.cds_allow_unsigned
+    assert settings.host == "127.0.0.1"
+    with pytest.raises(Invalid, match="MEDSAFE_CDS_ALLOW_UNSIGNED"):
+        load_settings(**{**_demo_settings(tmp_path, 8000, 1025), "data_dir": tmp_path,
+                         "host": "0.0.0.0"})

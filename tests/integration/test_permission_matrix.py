@@ -550,6 +550,8 @@ MATRIX: list[tuple[str, str, str | None, M]] = [
      (200, 403, 403, 403, 200, 403, 401)),
     ("POST", "/api/v1/care/follow-up", None, (200, 403, 403, 403, 403, 403, 401)),
     ("GET", "/api/v1/my/notices", None, (403, 403, 403, 403, 403, 200, 401)),
+    # decision support: the override report per rule, for those who tune the rules
+    ("GET", "/api/v1/cds/overrides", None, (200, 403, 403, 200, 200, 403, 401)),
     ("POST", "/api/v1/my/notices/{my_notice}/acknowledgement", None,
      (403, 403, 403, 403, 403, 200, 401)),
 ]

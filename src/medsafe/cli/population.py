@@ -123,7 +123,10 @@ def _demo_settings(data_dir: Path, port: int, mail_port: int) -> dict[str, objec
             "database_url": f"sqlite:///{(data_dir / 'medsafe.sqlite3').resolve()}",
             "public_base_url": f"http://127.0.0.1:{port}", "smtp_host": MAIL_HOST,
             "smtp_port": mail_port, "smtp_starttls": False, "smtp_user": None,
-            "smtp_password": None, "webhook_secret": None}
+            "smtp_password": None, "webhook_secret": None,
+            # CDS Hooks calls without a signed JWT, for trying the service from this
+            # machine only: refused by the settings anywhere but a loopback address.
+            "cds_allow_unsigned": True}
 
 
 def _load_demo(container: Container, patients: int) -> list[DemoLogin]:
@@ -214,6 +217,9 @@ def _print_logins(logins: list[DemoLogin], port: int, serve: bool) -> None:
                   "FAERS, VAERS and FDA E2B example reports; the recalls are FDA's real "
                   "enforcement report plus the story's recall of two synthetic lots. "
                   f"Notices go to the demo's mail catcher: http://127.0.0.1:{port}/demo/mail "
-                  "(as alice-admin)."
+                  "(as alice-admin). CDS Hooks: discovery at "
+                  f"http://127.0.0.1:{port}/cds-services; unsigned calls are accepted for "
+                  "this demo on 127.0.0.1 only (MEDSAFE_CDS_ALLOW_UNSIGNED; never in "
+                  "production, and refused on any other address)."
                   + ("\nThe dispatcher delivers in the background. Press Ctrl+C to stop."
                      if serve else ""), markup=False)
