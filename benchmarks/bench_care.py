@@ -50,13 +50,11 @@ from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM, Principal
 from medsafe.store.migrate import upgrade
 from medsafe.store.schema import (
-    CareRelationship,
     CareReview,
     Dispensing,
     Lot,
     MonitoringPlan,
     Product,
-    User,
 )
 from medsafe.store.uow import UowFactory, uow_factory
 
@@ -161,15 +159,9 @@ def decide(uows: UowFactory, catalog: Catalog, recall_id: int, count: int) -> li
             select(CareReview.id, CareReview.patient_id, CareReview.proposals)
             .where(CareReview.recall_id == recall_id, CareReview.state == "proposed")
             .order_by(CareReview.id)).all()
-        physicians: dict[int, int] = {}
-        for patient_id, physician_id in uow.session.execute(
-                select(CareRelationship.patient_id, CareRelationship.physician_id)
-                .where(CareRelationship.physician_id.is_not(None))
-                .order_by(CareRelationship.id)).all():
-            if physician_id is not None:
-                physicians.setdefault(patient_id, physician_id)
-        users = {u.id: accounts.principal_of(u) for u in uow.session.execute(
-            select(User).where(User.role == "physician")).scalars()}
+        physicians = {patient_id: accounts.principal_of(user) for patient_id, user in
+                      uow.care_reviews.physicians_of_record(
+                          [patient_id for _, patient_id, _ in reviews]).items()}
     started, done, refused = time.perf_counter(), 0, 0
     for review_id, patient_id, proposals in reviews:
         if done >= count:
@@ -178,7 +170,7 @@ def decide(uows: UowFactory, catalog: Catalog, recall_id: int, count: int) -> li
         transition = first.get("transition") if isinstance(first, dict) else None
         if not isinstance(transition, dict) or transition.get("needs_prescriber_steps"):
             continue
-        physician = users.get(physicians.get(patient_id, -1))
+        physician = physicians.get(patient_id)
         if physician is None:
             continue
         try:

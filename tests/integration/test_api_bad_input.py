@@ -244,6 +244,10 @@ def test_no_garbage_body_makes_any_write_endpoint_fail_with_a_5xx(world: World) 
                      if (route.path or "").startswith("/api/v1")
                      and route.path != "/api/v1/auth/revoke"
                      for method in route.methods or () if method in ("POST", "PUT")})
+    # These writes read no body (the action is the whole request): a body sent to them is
+    # ignored, so they may answer 2xx, but never 5xx.
+    bodiless = {"/api/v1/recalls/{recall_id}/care/proposals", "/api/v1/care/follow-up",
+                "/api/v1/my/notices/{notice_id}/acknowledgement"}
     assert len(writes) >= 18
     for method, template in writes:
         path = (template.replace("{pseudonym}", "{cared}").replace("{product_id}", "{mo_product}")
@@ -252,13 +256,18 @@ def test_no_garbage_body_makes_any_write_endpoint_fail_with_a_5xx(world: World) 
                 .replace("{step}", "accept").replace("{pair_id}", "1")
                 .replace("{signal_id}", "1").replace("{recall_id}", "1")
                 .replace("{investigation_id}", "1").replace("{notice_id}", "1")
-                .replace("{task_id}", "1"))
+                .replace("{task_id}", "1").replace("{review_id}", "1")
+                .replace("{plan_id}", "1").replace("{entry_id}", "1")
+                .replace("{alert_id}", "1"))
         for role in ("admin", "pharmacist", "physician"):
             for body in GARBAGE:
                 if body is DEEP and path == "/api/v1/assessments":
                     continue  # a known failure: see the test below
                 reply = send(world, method, path, role=role, content=body,
                              headers={"Content-Type": "application/json"})
+                if template in bodiless:
+                    assert reply.status_code < 500, (method, path, body, reply.text)
+                    continue
                 assert 400 <= reply.status_code < 500, (method, path, body, reply.text)
                 # An E2B sender gets its refusal as an E2B acknowledgement (AR); roles that
                 # may not send E2B get the usual 403 problem.

@@ -22,7 +22,6 @@ from medsafe.care.inputs import Decision
 from medsafe.care.model import DoseStep, FindingNote, Proposal, TransitionPlan
 from medsafe.errors import Conflict, Forbidden, Invalid, NotFound
 from medsafe.recalls import service
-from medsafe.recalls.inputs import Classification, RecallStepInput, Strategy
 from medsafe.records import organisations, patients
 from medsafe.records.organisations import NewOrganisation
 from medsafe.records.patients import (
@@ -49,7 +48,7 @@ from medsafe.supply.prescriptions import NewPrescription
 from medsafe.supply.products import NewLot, NewProduct
 from medsafe.supply.stock import StockLevel
 from tests.support.databases import KINDS
-from tests.support.recalls import mo_recall
+from tests.support.recalls import consumer_recall_notifying, mo_recall
 from tests.support.world import PASSWORD, World, world_on
 
 TODAY = date.today()
@@ -170,22 +169,7 @@ def oral_baclofen(world: World) -> int:
 def notifying_recall(world: World, lot: str) -> int:
     """A recall of this lot of Mo Pharma's baclofen, taken by an administrator through
     every step up to notifying (consumer depth: its notices name every patient)."""
-    admin = world.principals["alice-admin"]
-    recall_id = mo_recall(world, lots=(lot,)).summary.id
-    for transition in ("triage", "initiate", "classify", "set_strategy", "publish",
-                       "start_notifying"):
-        with world.container.uow() as uow:
-            if transition == "classify":
-                service.classify(uow, admin, recall_id, Classification(
-                    classification="II", reason="test"))
-            elif transition == "set_strategy":
-                service.set_strategy(uow, admin, recall_id, Strategy(
-                    depth="consumer", public_warning="none", effectiveness_check="C",
-                    reason="test"))
-            else:
-                service.take_step(uow, admin, recall_id, RecallStepInput.model_validate(
-                    {"transition": transition, "reason": "test"}))
-    return recall_id
+    return consumer_recall_notifying(world, lots=(lot,))
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -292,7 +292,12 @@ BODIES: dict[str, Callable[[World, int], dict[str, Any]]] = {
     "notice_decision": lambda w, n: {"decision": "decline", "reason": "moved away"},
     "task_outcome": lambda w, n: {"outcome": "left_message", "note": "voicemail"},
     "care_patient": lambda w, n: {"patient": w.ids["cared"]},
-    "care_decision": lambda w, n: {"rank": 1},
+    # Pat's baclofen doses vary with the cells before (some add a prescription whose dose
+    # says no frequency): Dora writes the taper, which every switch off baclofen accepts.
+    "care_decision": lambda w, n: {
+        "rank": 1, "reason": "matrix: the prescriber writes the taper",
+        "taper_steps": [{"day": 0, "days": 7, "dose_mg": 5, "times_per_day": 2},
+                        {"day": 7, "days": 7, "dose_mg": 5, "times_per_day": 1}]},
     "diary": lambda w, n: {"scores": {"spasticity": 4, "sleep_quality": 7}},
     "diary_case": lambda w, n: {"reactions": ["spasticity"]},
     "alert_resolution": lambda w, n: {"note": "called the patient; seen today"},

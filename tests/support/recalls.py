@@ -171,14 +171,14 @@ def investigation_at(world: World, state: str, *, who: str = "mo-manufacturer",
     return iid
 
 
-def consumer_recall_notifying(world: World) -> int:
+def consumer_recall_notifying(world: World, lots: tuple[str, ...] = ("MO-001",)) -> int:
     """A recall of Mo Pharma's lot at consumer depth, taken by an administrator to
     notifying: every patient who received the lot has a notice (Pat: a letter, since the
     world's patients have no e-mail address)."""
     from medsafe.recalls.inputs import Classification, Strategy
 
     admin = world.principals["alice-admin"]
-    recall_id = mo_recall(world).summary.id
+    recall_id = mo_recall(world, lots=lots).summary.id
     for transition in ("triage", "initiate", "classify", "set_strategy", "publish",
                        "start_notifying"):
         with world.container.uow() as uow:

@@ -34,7 +34,6 @@ from medsafe.records import now
 from medsafe.security.accounts import principal_of
 from medsafe.security.principal import Principal
 from medsafe.store.schema import (
-    CareRelationship,
     CareReview,
     DiaryEntry,
     MonitoringPlan,
@@ -135,33 +134,23 @@ def _decide(uows: UowFactory, catalog: Catalog, recall_id: int, pat_id: int | No
             select(CareReview.id, CareReview.patient_id)
             .where(CareReview.recall_id == recall_id, CareReview.state == "proposed")
             .order_by(CareReview.id)).all()
-        # The physician linked first is the physician of record (the later links are
-        # colleagues taking over, such as the demo's Dora).
-        physicians: dict[int, int] = {}
-        for patient_id, physician_id in uow.session.execute(
-                select(CareRelationship.patient_id, CareRelationship.physician_id)
-                .where(CareRelationship.physician_id.is_not(None))
-                .order_by(CareRelationship.id)).all():
-            if physician_id is not None:
-                physicians.setdefault(patient_id, physician_id)
+        physicians = uow.care_reviews.physicians_of_record(
+            [patient_id for _, patient_id in waiting])
     done = 0
     for review_id, patient_id in waiting:
         rng = _draw("decide", review_id)
         if patient_id == pat_id or rng.random() >= DECIDED:
             continue
-        physician_id = physicians.get(patient_id)
-        if physician_id is None:
+        user = physicians.get(patient_id)
+        if user is None:
             continue
+        physician = principal_of(user)
         with uows() as uow:
             review = uow.session.get_one(CareReview, review_id)
             first = review.proposals[0] if review.proposals else None
             transition = first.get("transition") if isinstance(first, dict) else None
             if not isinstance(transition, dict) or transition.get("needs_prescriber_steps"):
                 continue
-            user = uow.session.get(User, physician_id)
-            if user is None or not user.active:
-                continue
-            physician = principal_of(user)
         day = today - timedelta(days=rng.randint(0, DECIDED_OVER_DAYS))
         try:
             with uows() as uow:

@@ -13,7 +13,7 @@ queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -300,6 +300,19 @@ class CareReviewRepository(Repository):
             .where(CareRelationship.patient_id == patient_id, User.role == "physician",
                    User.active)
             .order_by(CareRelationship.id)).scalars())
+
+    def physicians_of_record(self, patient_ids: Collection[int]) -> dict[int, User]:
+        """Each patient's physician of record: the first active physician linked (later
+        links are colleagues taking over, such as the demo's Dora)."""
+        found: dict[int, User] = {}
+        for patient_id, user in self.session.execute(
+                select(CareRelationship.patient_id, User)
+                .join(User, CareRelationship.physician_id == User.id)
+                .where(CareRelationship.patient_id.in_(sorted(set(patient_ids))),
+                       User.role == "physician", User.active)
+                .order_by(CareRelationship.id)).all():
+            found.setdefault(patient_id, user)
+        return found
 
     def contact(self, patient_id: int) -> PatientContact | None:
         return self.session.get(PatientContact, patient_id)
