@@ -113,3 +113,15 @@ def test_another_physician_does_not_find_the_review(world: World, app: FastAPI) 
     review_id = proposed(world)
     olga = log_in(app, "olga-physician")
     assert olga.get(f"/care/reviews/{review_id}").status_code == 404
+
+
+def test_the_pharmacist_sees_his_pharmacys_reviews_on_the_care_desk(
+        world: World, app: FastAPI) -> None:
+    review_id = proposed(world)
+    phil = log_in(app, "phil-pharmacist")
+    desk = phil.get("/care")
+    assert desk.status_code == 200
+    assert f'data-review="{review_id}"' in desk.text
+    assert phil.get(f"/care/reviews/{review_id}").status_code == 200
+    oscar = log_in(app, "oscar-pharmacist")
+    assert f'data-review="{review_id}"' not in oscar.get("/care").text

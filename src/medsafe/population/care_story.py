@@ -134,17 +134,17 @@ def _decide(uows: UowFactory, catalog: Catalog, recall_id: int, pat_id: int | No
             select(CareReview.id, CareReview.patient_id)
             .where(CareReview.recall_id == recall_id, CareReview.state == "proposed")
             .order_by(CareReview.id)).all()
-        physicians = uow.care_reviews.physicians_of_record(
-            [patient_id for _, patient_id in waiting])
+        physicians = {patient_id: principal_of(user) for patient_id, user in
+                      uow.care_reviews.physicians_of_record(
+                          [patient_id for _, patient_id in waiting]).items()}
     done = 0
     for review_id, patient_id in waiting:
         rng = _draw("decide", review_id)
         if patient_id == pat_id or rng.random() >= DECIDED:
             continue
-        user = physicians.get(patient_id)
-        if user is None:
+        physician = physicians.get(patient_id)
+        if physician is None:
             continue
-        physician = principal_of(user)
         with uows() as uow:
             review = uow.session.get_one(CareReview, review_id)
             first = review.proposals[0] if review.proposals else None
