@@ -3,6 +3,7 @@ start. Secrets may come from a file: MEDSAFE_SECRET_KEY_FILE=/run/secrets/key.""
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int | None = Field(default=None, ge=1, le=64, description="`medsafe serve` "
+                                "worker processes; default: the cores this process may "
+                                "use in production, 1 otherwise")
     token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="bearer token lifetime")
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
@@ -122,6 +126,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'medsafe.sqlite3').resolve()}"
+
+    @property
+    def effective_workers(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        if self.environment != "production":
+            return 1  # one process: reloads, debuggers and logs stay simple
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count() or 1)
 
     @property
     def is_loopback(self) -> bool:

@@ -22,22 +22,23 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from medsafe.api.app import create_app
-from medsafe.bootstrap import bootstrap
+from medsafe.bootstrap import Container, bootstrap
 from medsafe.config import Settings
 from medsafe.records import patients
 from medsafe.records.patients import NewPatient
 from medsafe.security import accounts
 from medsafe.security.principal import SYSTEM
-from medsafe.store.schema import Patient
+from medsafe.store.schema import CdsCard, Patient
 from tests.support import cds_cards
 from tests.support.databases import KINDS, fresh_database
 from tests.support.fhir_stub import (
     BACLOFEN,
     OXYCODONE,
     draft_order,
+    fhir_stub,
     hook_request,
     patient_resources,
     prefetch_of,
@@ -83,6 +84,8 @@ class Ehr:
     unsigned: TestClient  # the app with MEDSAFE_CDS_ALLOW_UNSIGNED on 127.0.0.1
     key: rsa.RSAPrivateKey
     user_tokens: dict[str, str]
+    container: Container  # the signed app's
+    other_worker: TestClient  # a second app on the same database, as another process
 
     def token(self, path: str, *, jti: str | None = None, aud: str | None = None) -> str:
         now = int(time.time())
@@ -110,6 +113,8 @@ def ehr(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         signed = bootstrap(Settings(**common, cds_trusted_issuers=[
             {"iss": EHR, "jwks_url": keys.url}]), migrate=True)
         unsigned = bootstrap(Settings(**common, cds_allow_unsigned=True))
+        worker = bootstrap(Settings(**common, cds_trusted_issuers=[
+            {"iss": EHR, "jwks_url": keys.url}]))
         with signed.uow() as uow:
             pseudonym = patients.register_patient(uow, SYSTEM, NewPatient(
                 birth_date=date(1974, 2, 20), sex="female", synthetic=True)).pseudonym
@@ -128,11 +133,13 @@ def ehr(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 tokens[role] = accounts.issue_token(uow, user, 60).token
                 uow.commit()
         try:
-            with TestClient(create_app(signed)) as one, TestClient(create_app(unsigned)) as two:
-                yield Ehr(one, two, key, tokens)
+            with TestClient(create_app(signed)) as one, \
+                    TestClient(create_app(unsigned)) as two, \
+                    TestClient(create_app(worker)) as three:
+                yield Ehr(one, two, key, tokens, signed, three)
         finally:
-            signed.engine.dispose()
-            unsigned.engine.dispose()
+            for built in (signed, unsigned, worker):
+                built.engine.dispose()
             keys.close()
 
 
@@ -213,3 +220,56 @@ def test_unsigned_calls_pass_only_with_the_development_setting(ehr: Ehr) -> None
     assert ehr.unsigned.post(SIGN, json=order_sign()).status_code == 200
     assert ehr.unsigned.get("/cds-services").status_code == 200
     assert ehr.signed.get("/cds-services").status_code == 401
+
+
+def cards_stored(ehr: Ehr) -> int:
+    with ehr.container.uow() as uow:
+        return int(uow.session.execute(select(func.count(CdsCard.id))).scalar_one())
+
+
+def test_a_token_used_on_one_worker_process_is_refused_on_another(ehr: Ehr) -> None:
+    headers = ehr.headers(SIGN)
+    assert ehr.signed.post(SIGN, json=order_sign(), headers=headers).status_code == 200
+    stored = cards_stored(ehr)
+    replayed = ehr.other_worker.post(SIGN, json=order_sign(), headers=headers)
+    assert replayed.status_code == 401
+    assert "replay" in replayed.json()["detail"]
+    assert cards_stored(ehr) == stored  # the replay's cards were rolled back with it
+
+
+def test_a_token_whose_request_was_refused_cannot_be_tried_again(ehr: Ehr) -> None:
+    headers = ehr.headers(SIGN)
+    broken = order_sign()
+    broken["hookInstance"] = ""
+    assert ehr.signed.post(SIGN, json=broken, headers=headers).status_code == 422
+    again = ehr.signed.post(SIGN, json=order_sign(), headers=headers)
+    assert again.status_code == 401
+    missing = ehr.headers(SIGN)
+    no_data = hook_request("order-sign", [draft_order(BACLOFEN)])
+    assert ehr.signed.post(SIGN, json=no_data, headers=missing).status_code == 412
+    assert ehr.other_worker.post(SIGN, json=order_sign(), headers=missing).status_code == 401
+
+
+def test_cds_replies_carry_the_security_headers(ehr: Ehr) -> None:
+    reply = ehr.signed.post(SIGN, json=order_sign(), headers=ehr.headers(SIGN))
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Referrer-Policy"] == "same-origin"
+    refused = ehr.signed.post(SIGN, json=order_sign())
+    assert refused.status_code == 401
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_call_reading_the_fhir_server_gets_its_card_and_a_replay_never_reaches_the_ehr(
+        ehr: Ehr) -> None:
+    with fhir_stub(patient_resources(medicines=(OXYCODONE,)), token="ehr-token") as stub:
+        request = hook_request("order-sign", [draft_order(BACLOFEN)],
+                               fhir_server=stub.base_url, token="ehr-token")
+        headers = ehr.headers(SIGN)
+        reply = ehr.signed.post(SIGN, json=request, headers=headers)
+        asked = len(stub.requests)
+        replayed = ehr.other_worker.post(SIGN, json=request, headers=headers)
+        assert len(stub.requests) == asked
+    assert reply.status_code == 200
+    assert [c["indicator"] for c in reply.json()["cards"]] == ["critical"]
+    assert asked == 5  # the five prefetch queries
+    assert replayed.status_code == 401

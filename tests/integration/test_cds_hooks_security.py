@@ -26,6 +26,7 @@ from medsafe.interop.cds_hooks.security import (
     UNSIGNED_CLIENT,
     JtiStore,
     JwksCache,
+    KeyFetchNeeded,
     RequestRejected,
     RequestVerifier,
     Rule,
@@ -501,6 +502,45 @@ def test_private_and_encryption_keys_in_a_key_set_are_never_used(
     refused(verifier, bearer(rsa_key, kid="rsa-enc"), Rule.UNKNOWN_KID)
 
 
+# ------------------------------------------------------------------------- on an event loop
+
+def test_a_caller_that_may_not_block_is_sent_to_a_thread_until_the_key_is_cached(
+        server: KeyServer, clock: Clock, rsa_key: rsa.RSAPrivateKey) -> None:
+    verifier = verifier_for(server, clock)
+    with pytest.raises(KeyFetchNeeded):
+        verifier.verify(bearer(rsa_key), may_fetch=False)
+    assert server.hits == 0  # nothing fetched on the caller's behalf
+    verifier.verify(bearer(rsa_key))  # from a thread: fetches the key set
+    assert verifier.verify(bearer(rsa_key), may_fetch=False).signed
+    assert server.hits == 1
+
+
+def test_a_token_refused_on_the_event_loop_is_refused_as_usual(
+        verifier: RequestVerifier, rsa_key: rsa.RSAPrivateKey) -> None:
+    verifier.verify(bearer(rsa_key))
+    with pytest.raises(RequestRejected) as caught:
+        verifier.verify(bearer(rsa_key, aud="https://elsewhere.example/"), may_fetch=False)
+    assert caught.value.rule is Rule.AUD
+
+
+def test_an_unknown_kid_on_the_event_loop_waits_for_a_thread_to_refresh_the_keys(
+        verifier: RequestVerifier, rsa_key: rsa.RSAPrivateKey,
+        rsa_key_2: rsa.RSAPrivateKey) -> None:
+    verifier.verify(bearer(rsa_key))
+    with pytest.raises(KeyFetchNeeded):
+        verifier.verify(bearer(rsa_key_2, kid="rsa-new"), may_fetch=False)
+
+
+def test_a_jti_goes_to_the_store_given_for_the_call(
+        verifier: RequestVerifier, rsa_key: rsa.RSAPrivateKey) -> None:
+    own = JtiStore()
+    header = bearer(rsa_key, jti="for-this-call")
+    verifier.verify(header, jti_store=own)
+    assert len(own) == 1
+    verifier.verify(header)  # the verifier's own store has not seen it
+    refused(verifier, header, Rule.REPLAY)
+
+
 # ------------------------------------------------------------------------- replay store
 
 def test_the_replay_store_is_bounded_and_frees_space_as_tokens_expire(
@@ -578,3 +618,10 @@ def test_the_same_issuer_cannot_be_trusted_twice(clock: Clock) -> None:
     with pytest.raises(Invalid, match="twice"):
         RequestVerifier([issuer, issuer], audience=SERVICE, jwks=JwksCache(clock=clock),
                         jti_store=JtiStore())
+
+
+def test_an_issuer_longer_than_the_replay_table_holds_is_refused_at_start() -> None:
+    with pytest.raises(Invalid, match="at most 255"):
+        TrustedIssuer("https://ehr.example.org/" + "x" * 240, "https://ehr.example.org/k")
+    longest = TrustedIssuer("https://ehr.example.org/" + "x" * 231, "https://ehr.example.org/k")
+    assert len(longest.iss) == 255

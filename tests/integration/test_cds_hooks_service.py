@@ -16,6 +16,7 @@ import pytest
 from medsafe.bootstrap import Container
 from medsafe.errors import NotFound
 from medsafe.interop.cds_hooks import feedback, service
+from medsafe.interop.cds_hooks.requests import parse_hook_request
 from medsafe.interop.cds_hooks.service import RequiredDataMissing
 from tests.support import cds_cards
 from tests.support.fhir_stub import (
@@ -162,6 +163,20 @@ def test_a_medication_reference_only_the_server_knows_is_read_from_it(
         asked = [path for path, _ in stub.requests]
     assert asked == ["/fhir/Medication/bac"]
     assert loud(reply)
+
+
+def test_only_requests_that_must_read_the_fhir_server_are_said_to_need_it() -> None:
+    resources = patient_resources(medicines=(OXYCODONE,))
+    server = "http://127.0.0.1:9/fhir"
+    full = hook_request("order-sign", [draft_order(BACLOFEN)], prefetch=prefetch_of(resources),
+                        fhir_server=server)
+    partial = hook_request("order-sign", [draft_order(BACLOFEN)], fhir_server=server)
+    nowhere = hook_request("order-sign", [draft_order(BACLOFEN)])
+    needs = {name: service.needs_fhir_server(parse_hook_request(document,
+                                                                  service_hook="order-sign"))
+             for name, document in (("full", full), ("partial", partial),
+                                    ("nowhere", nowhere))}
+    assert needs == {"full": False, "partial": True, "nowhere": False}
 
 
 def test_no_prefetch_and_no_fhir_server_is_412(container: Container) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medsafe import __version__, web
@@ -57,6 +55,41 @@ class _TooLarge(Exception):
     pass
 
 
+# Set on every response unless the route chose its own value (names in lower case, as
+# ASGI carries them).
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"))
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response that does not set them itself.
+
+    Plain ASGI, not Starlette's BaseHTTPMiddleware (`@app.middleware("http")`): that one
+    runs each request through an extra task and memory streams, which cost more CPU per
+    request than the CDS Hooks service's own work (measured in benchmarks/bench_cds.py,
+    docs/adr/0003-uvicorn-standard.md). Here only the first message of the response is
+    touched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS
+                            if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="medsafe",
@@ -77,13 +110,6 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     web.install(app)
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
-
-    @app.middleware("http")
-    async def security_headers(request: Request,
-                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
+    # Added last, so outermost: the 413 of BodyLimit carries the headers too.
+    app.add_middleware(SecurityHeaders)
     return app

@@ -976,3 +976,19 @@ class CdsFeedback(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     outcome_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CdsJti(Base):
+    """A CDS Hooks JWT `jti` already used, held until its token can no longer be accepted
+    (interop.cds_hooks.replay): the replay check shared by every server process, so a
+    captured request cannot be replayed on another worker or after a restart. The unique
+    key is the check itself: a second INSERT of a live (issuer, jti) finds the row."""
+
+    __tablename__ = "cds_jtis"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    jti: Mapped[str] = mapped_column(String(256))
+    # Epoch seconds (the token's exp plus the clock leeway): compared with time.time(),
+    # with no time zone to get wrong; indexed so that pruning the expired rows is cheap.
+    held_until: Mapped[float] = mapped_column(Float, index=True)
+    __table_args__ = (UniqueConstraint("issuer", "jti"),)

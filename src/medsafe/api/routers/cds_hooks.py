@@ -5,15 +5,19 @@ the override report under /api/v1 for medsafe's own users.
 Every CDS call, discovery included, must carry the EHR's signed JWT
 (`interop.cds_hooks.security`); its `aud` must be this endpoint's URL under
 MEDSAFE_PUBLIC_BASE_URL. Unsigned calls pass only with MEDSAFE_CDS_ALLOW_UNSIGNED on a
-loopback address. The verification may fetch a key set and a service may read the EHR's
-FHIR server, so both run in a worker thread, not on the event loop.
+loopback address. What may block (fetching a key set, reading the EHR's FHIR server,
+the database) runs on a thread, not on the event loop; see `call` for the hot path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -25,9 +29,11 @@ from medsafe.api.routers import ERRORS
 from medsafe.bootstrap import Container
 from medsafe.errors import Forbidden, Invalid
 from medsafe.interop.cds_hooks import feedback, service
+from medsafe.interop.cds_hooks.replay import DatabaseJtiStore, PendingJti
+from medsafe.interop.cds_hooks.requests import HookRequest, parse_hook_request
 from medsafe.interop.cds_hooks.security import (
-    JtiStore,
     JwksCache,
+    KeyFetchNeeded,
     RequestVerifier,
     TrustedIssuer,
 )
@@ -42,8 +48,9 @@ _BUILD_LOCK = threading.Lock()
 
 
 def verifier(request: Request, container: Container) -> RequestVerifier:
-    """One verifier per application (its key cache and replay store must be shared by
-    every request), built from the settings on first use."""
+    """One verifier per application (its key cache must be shared by every request),
+    built from the settings on first use. The jtis already seen are kept in the database,
+    so that every worker process of `medsafe serve --workers` refuses a replay."""
     state = request.app.state
     found: RequestVerifier | None = getattr(state, "cds_verifier", None)
     if found is None:
@@ -54,7 +61,8 @@ def verifier(request: Request, container: Container) -> RequestVerifier:
                 found = RequestVerifier(
                     [TrustedIssuer(i.iss, i.jwks_url) for i in settings.cds_trusted_issuers],
                     audience=_url(container, "/cds-services"), jwks=JwksCache(),
-                    jti_store=JtiStore(), allow_unsigned=settings.cds_allow_unsigned,
+                    jti_store=DatabaseJtiStore(container.uow),
+                    allow_unsigned=settings.cds_allow_unsigned,
                     bind_host=settings.host)
                 state.cds_verifier = found
     return found
@@ -93,27 +101,92 @@ async def discover(request: Request) -> dict[str, Any]:
 @router.post("/{service_id}")
 async def call(service_id: ServiceId, request: Request) -> JSONResponse:
     """Cards about the medicines being ordered; `{"cards": []}` when there is nothing
-    to say; 412 (an OperationOutcome) when the data the service needs cannot be had."""
+    to say; 412 (an OperationOutcome) when the data the service needs cannot be had.
+
+    The hot path of the EHR's ordering screen, so it is split by what blocks: checking
+    the token (with a cached key), reading the request, running the engine and building
+    the cards are CPU work, done here on the event loop (worker threads would only
+    contend for the interpreter lock and add a hand-off each); the one database
+    transaction, which records the token's jti and stores the cards together, runs on a
+    thread. A key-set fetch or a read from the EHR's FHIR server sends the rest of the
+    request to a thread, with the jti recorded before anything is fetched."""
     body = await request.body()
-    return await run_in_threadpool(_call, request, _container(request), service_id, body)
-
-
-def _call(request: Request, app: Container, service_id: str, body: bytes) -> JSONResponse:
-    _check_caller(request, app, f"/cds-services/{service_id}")
-    service.service_named(service_id)
-    document = _json(body)
-    moment = now()
+    app = _container(request)
+    audience = _url(app, f"/cds-services/{service_id}")
+    checker = verifier(request, app)
+    header = request.headers.get("Authorization")
+    pending = PendingJti()
     try:
-        with app.uow() as uow:
-            reply = service.call_service(uow, app.catalog, service_id, document,
-                                         today=date.today(), now=moment)
+        checker.verify(header, audience=audience, may_fetch=False, jti_store=pending)
+    except KeyFetchNeeded:
+        await run_in_threadpool(partial(checker.verify, header, audience=audience,
+                                        jti_store=pending))
+    try:
+        definition = service.service_named(service_id)
+        hook_request = parse_hook_request(_json(body), service_hook=definition.hook)
+        if service.needs_fhir_server(hook_request):
+            return await run_in_threadpool(_call_reading_fhir, app, definition,
+                                           hook_request, pending)
+        found = service.answer(app.catalog, definition, hook_request, today=date.today(),
+                               now=now())
     except service.RequiredDataMissing as missing:
-        # CDS Hooks 2.0: 412 when required data cannot be had; 3.0 recommends an
-        # OperationOutcome body.
-        return JSONResponse({"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "incomplete", "diagnostics": missing.message}]},
-            status_code=412, media_type="application/fhir+json")
-    return JSONResponse(reply)
+        await _in_store_thread(pending.record_alone, app.uow)
+        return _precondition_failed(missing)
+    except Exception:
+        # A refused request still uses up its token: it was verified, and a captured
+        # token must not be tried again with another body.
+        await _in_store_thread(pending.record_alone, app.uow)
+        raise
+    await _in_store_thread(_store, app, found, pending)
+    return JSONResponse(found.reply)
+
+
+def _store(app: Container, found: service.Answer, pending: PendingJti) -> None:
+    """One transaction: the jti (a replay rolls it back and is refused) and the cards."""
+    with app.uow() as uow:
+        pending.record(uow)
+        service.store_answer(uow, found)
+        uow.commit()
+    pending.recorded = True
+
+
+def _call_reading_fhir(app: Container, definition: service.ServiceDefinition,
+                       hook_request: HookRequest, pending: PendingJti) -> JSONResponse:
+    """The service with reads from the EHR's FHIR server (in a worker thread): the jti
+    first, in its own transaction, so that a replayed request never reaches the EHR."""
+    pending.record_alone(app.uow)
+    try:
+        found = service.answer(app.catalog, definition, hook_request, today=date.today(),
+                               now=now())
+    except service.RequiredDataMissing as missing:
+        return _precondition_failed(missing)
+    with app.uow() as uow:
+        service.store_answer(uow, found)
+        uow.commit()
+    return JSONResponse(found.reply)
+
+
+def _precondition_failed(missing: service.RequiredDataMissing) -> JSONResponse:
+    # CDS Hooks 2.0: 412 when required data cannot be had; 3.0 recommends an
+    # OperationOutcome body.
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "incomplete", "diagnostics": missing.message}]},
+        status_code=412, media_type="application/fhir+json")
+
+
+# The database work of the service calls runs on one thread per process: SQLite has one
+# writer at a time, and threads of one process that find its lock taken sleep in its busy
+# handler for milliseconds at a time; a transaction here takes a fraction of a
+# millisecond, so one thread keeps up (on PostgreSQL too: benchmarks/bench_cds.py), and
+# the processes of `--workers` are what run calls side by side.
+_STORE_THREAD: ThreadPoolExecutor | None = None
+
+
+async def _in_store_thread(function: Callable[..., None], *args: Any) -> None:
+    global _STORE_THREAD
+    if _STORE_THREAD is None:
+        _STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsafe-cds")
+    await asyncio.get_running_loop().run_in_executor(_STORE_THREAD, function, *args)
 
 
 @router.post("/{service_id}/feedback")

@@ -24,8 +24,8 @@ What this module decides beyond the specification, each a configurable local pol
   (fail closed).
 - Clock leeway of 30 s on `exp`, `iat` and `nbf`; a token may not live longer than
   `max_lifetime_seconds` (1 h) from now, which bounds how long its `jti` must be held;
-  `jti` at most 256 characters; the replay store holds at most 100,000 `jti`s and refuses
-  new tokens when full rather than forget a live one.
+  `jti` at most 256 characters; the in-memory replay store holds at most 100,000 `jti`s
+  and refuses new tokens when full rather than forget a live one.
 
 Unsigned requests (local development and testing only): `allow_unsigned` accepts a
 request that carries no Authorization header at all; a request that carries a token is
@@ -35,7 +35,13 @@ settings are to be `MEDSAFE_CDS_ALLOW_UNSIGNED` (default false), checked against
 `MEDSAFE_HOST` at start.
 
 Blocking I/O: a key-set fetch uses urllib with a timeout, so call `verify` from a worker
-thread (a plain `def` route in FastAPI), not from the event loop.
+thread (a plain `def` route in FastAPI), or from the event loop with `may_fetch=False`,
+which raises KeyFetchNeeded instead of fetching (the caller then asks again from a
+thread): once the keys are cached, checking a token is CPU work only.
+
+Replay: `verify` records the jti in a ReplayStore, the verifier's own or one given for
+the call. The server's is in the database (`replay.DatabaseJtiStore`), shared by every
+worker process; `JtiStore` below keeps jtis in memory (tests, a single process).
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from enum import StrEnum
-from typing import IO, TYPE_CHECKING, Any, TypeGuard
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
 import jwt
@@ -80,6 +86,7 @@ DEFAULT_MAX_KEY_AGE_SECONDS = 3600.0
 DEFAULT_JTI_CAPACITY = 100_000
 LONGEST_TOKEN = 16_384  # characters; a CDS Hooks JWT is a few hundred
 LONGEST_JTI = 256
+LONGEST_ISS = 255  # the replay table's issuer column (store.schema.CdsJti)
 MOST_KEYS_PER_SET = 100
 LARGEST_KEY_SET = 512_000  # bytes
 FETCH_TIMEOUT_SECONDS = 5.0
@@ -123,6 +130,11 @@ class RequestRejected(Unauthenticated):
 
 class KeySetFetchFailed(Exception):
     """A JWK Set could not be fetched or read (network, HTTP status, size, JSON)."""
+
+
+class KeyFetchNeeded(Exception):
+    """The key cannot be had without fetching the issuer's key set (or waiting for a
+    fetch under way): raised only to callers that said they may not block."""
 
 
 def _show(value: object) -> str:
@@ -178,6 +190,8 @@ class TrustedIssuer:
     def __post_init__(self) -> None:
         if not self.iss.strip():
             raise Invalid("a trusted issuer needs its iss", where="cds.issuers.iss")
+        if len(self.iss) > LONGEST_ISS:
+            raise Invalid(f"an iss is at most {LONGEST_ISS} characters", where="cds.issuers.iss")
         parts = urlsplit(self.jwks_url)
         if parts.scheme == "https" and parts.hostname:
             return
@@ -322,11 +336,25 @@ class JwksCache:
         self._issuers: dict[str, _IssuerKeys] = {}
         self._guard = threading.Lock()
 
-    def signing_key(self, issuer: TrustedIssuer, kid: str) -> SigningKey | None:
+    def signing_key(self, issuer: TrustedIssuer, kid: str, *,
+                    may_fetch: bool = True) -> SigningKey | None:
         """The issuer's key with this kid; None when its current key set has no such key.
-        RequestRejected (key-set-unavailable) when no fresh key set can be had."""
+        RequestRejected (key-set-unavailable) when no fresh key set can be had.
+
+        `may_fetch=False` (a caller on an event loop, which must not block): the key is
+        returned only when it is in a fresh key set and nobody is fetching that set right
+        now; otherwise KeyFetchNeeded, and the caller asks again from a worker thread."""
         with self._guard:
             state = self._issuers.setdefault(issuer.iss, _IssuerKeys())
+        if not may_fetch:
+            if not state.lock.acquire(blocking=False):
+                raise KeyFetchNeeded(issuer.iss)
+            try:
+                if self._fresh(state, self._clock()) and kid in state.keys:
+                    return state.keys[kid]
+            finally:
+                state.lock.release()
+            raise KeyFetchNeeded(issuer.iss)
         # One lock per issuer: concurrent requests with the same new kid wait for one
         # fetch instead of each starting one, and other issuers are not held up.
         with state.lock:
@@ -358,11 +386,26 @@ class JwksCache:
 
 # ---------------------------------------------------------------------------- replay
 
+def replayed(jti: str) -> RequestRejected:
+    """The refusal of a jti seen before, the same from every store."""
+    return RequestRejected(Rule.REPLAY, f"jti {_show(jti)} was already used: every request "
+                           "needs a new jti (replay protection)")
+
+
+class ReplayStore(Protocol):
+    """Where the `jti`s already seen are kept, each until its token can no longer be
+    accepted, so that a captured request cannot be replayed. `remember` records one, or
+    raises RequestRejected (Rule.REPLAY) when it is held already. The server uses the
+    database (`replay.DatabaseJtiStore`), shared by every worker process; `JtiStore` keeps
+    them in this process's memory (tests, a single process)."""
+
+    def remember(self, issuer: str, jti: str, *, until: float, now: float) -> None: ...
+
+
 class JtiStore:
-    """The `jti`s already seen, each kept until its token can no longer be accepted, so a
-    captured request cannot be replayed. In memory: one store per process. With several
-    worker processes a replay could land on another worker; run the CDS service in one
-    process or share the store.
+    """The `jti`s already seen, in memory: one store per process. With several worker
+    processes a replay could land on another worker, so the server uses
+    `replay.DatabaseJtiStore` instead; this one serves tests and single-process tools.
 
     Bounded: when `capacity` live jtis are held, new tokens are refused (the bounded
     lifetime of tokens keeps this far off in normal use); forgetting a live jti instead
@@ -387,8 +430,7 @@ class JtiStore:
         with self._lock:
             self._forget_expired(now)
             if key in self._until:
-                raise RequestRejected(Rule.REPLAY, f"jti {_show(jti)} was already used: "
-                                      "every request needs a new jti (replay protection)")
+                raise replayed(jti)
             if len(self._until) >= self._capacity:
                 raise RequestRejected(Rule.REPLAY_STORE_FULL,
                                       f"{self._capacity} unexpired tokens are held already; "
@@ -439,7 +481,7 @@ class RequestVerifier:
     """
 
     def __init__(self, issuers: Sequence[TrustedIssuer], *, audience: str, jwks: JwksCache,
-                 jti_store: JtiStore, clock: Callable[[], float] = time.time,
+                 jti_store: ReplayStore, clock: Callable[[], float] = time.time,
                  leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
                  max_lifetime_seconds: float = DEFAULT_MAX_LIFETIME_SECONDS,
                  algorithms: Sequence[str] = RECOMMENDED_ALGORITHMS,
@@ -470,8 +512,13 @@ class RequestVerifier:
         self._algorithms = tuple(algorithms)
         self._allow_unsigned = allow_unsigned
 
-    def verify(self, authorization_header: str | None, *,
-               audience: str | None = None) -> VerifiedClient:
+    def verify(self, authorization_header: str | None, *, audience: str | None = None,
+               may_fetch: bool = True, jti_store: ReplayStore | None = None
+               ) -> VerifiedClient:
+        """The caller, or RequestRejected. `may_fetch=False`: KeyFetchNeeded instead of
+        fetching a key set (see JwksCache.signing_key). `jti_store`: where this call
+        records the jti, in place of the verifier's own store (the API defers it to the
+        transaction that stores the request's cards: replay.PendingJti)."""
         if authorization_header is None or not authorization_header.strip():
             if self._allow_unsigned:
                 return UNSIGNED_CLIENT
@@ -481,7 +528,7 @@ class RequestVerifier:
         header, payload = _unverified(token)
         alg, kid = self._check_header(header)
         issuer = self._issuer(payload, header)
-        key = self._jwks.signing_key(issuer, kid)
+        key = self._jwks.signing_key(issuer, kid, may_fetch=may_fetch)
         if key is None:
             raise RequestRejected(Rule.UNKNOWN_KID, f"issuer {issuer.iss!r} has no key "
                                   f"with kid {_show(kid)} in its key set")
@@ -497,7 +544,8 @@ class RequestVerifier:
         except jwt.PyJWTError as error:
             raise RequestRejected(Rule.MALFORMED, f"the token cannot be verified: {error}") \
                 from None
-        return self._check_claims(payload, issuer, kid, alg, audience or self._audience)
+        return self._check_claims(payload, issuer, kid, alg, audience or self._audience,
+                                  self._jti_store if jti_store is None else jti_store)
 
     # -- steps ------------------------------------------------------------------------
 
@@ -536,7 +584,7 @@ class RequestVerifier:
         return issuer
 
     def _check_claims(self, payload: Mapping[str, Any], issuer: TrustedIssuer, kid: str,
-                      alg: str, audience: str) -> VerifiedClient:
+                      alg: str, audience: str, jti_store: ReplayStore) -> VerifiedClient:
         now = self._clock()
         aud = payload.get("aud")
         named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
@@ -571,7 +619,7 @@ class RequestVerifier:
             if value is not None and not isinstance(value, str):
                 raise RequestRejected(Rule.MALFORMED, f"{name} must be a string")
         # Last, so that a token refused for any other reason does not use up its jti.
-        self._jti_store.remember(issuer.iss, jti, until=float(exp) + self._leeway, now=now)
+        jti_store.remember(issuer.iss, jti, until=float(exp) + self._leeway, now=now)
         return VerifiedClient(signed=True, issuer=issuer.iss, subject=subject, tenant=tenant,
                               jti=jti, key_id=kid, algorithm=alg, expires_at=float(exp))
 

@@ -124,7 +124,34 @@ def call_service(uow: UnitOfWork, catalog: Catalog, service_id: str, document: A
     Reading from the FHIR server happens before the database is touched, so no
     transaction is held open across the network."""
     service = service_named(service_id)
-    request = parse_hook_request(document, service_hook=service.hook)
+    found = answer(catalog, service, parse_hook_request(document, service_hook=service.hook),
+                   today=today, now=now, client=client, policy=policy, new_uuid=new_uuid)
+    if found.cards:
+        store_answer(uow, found)
+        uow.commit()
+    return found.reply
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The cards for one hook request, not yet stored."""
+
+    service: ServiceDefinition
+    request: HookRequest
+    cards: list[card_rules.Card]
+    made_at: datetime
+
+    @property
+    def reply(self) -> dict[str, Any]:
+        return card_rules.response(self.cards)
+
+
+def answer(catalog: Catalog, service: ServiceDefinition, request: HookRequest, *,
+           today: date, now: datetime, client: ClientFactory = default_client,
+           policy: CardPolicy = card_rules.DEFAULT_POLICY,
+           new_uuid: Callable[[], str] = lambda: str(uuid.uuid4())) -> Answer:
+    """The cards for a parsed request: its data gathered (from the FHIR server only when
+    `needs_fhir_server`), the engine run, the cards built. No database."""
     data, medications = gather(request, client)
     orders = tuple(_resolved(order, medications) for order in request.draft_orders)
     request = replace(request, draft_orders=orders)
@@ -132,18 +159,32 @@ def call_service(uow: UnitOfWork, catalog: Catalog, service_id: str, document: A
     problems = review(request, record, catalog, today=today, policy=policy)
     made = [card_rules.build_card(p, patient_id=request.patient_id, now=now,
                                   new_uuid=new_uuid) for p in problems]
-    if made:
-        uow.cds.add_cards(service.id, request.hook_instance, request.patient_reference,
-                          made, created_at=now)
-        uow.commit()
-    return card_rules.response(made)
+    return Answer(service, request, made, now)
 
 
-def gather(request: HookRequest, client: ClientFactory
-           ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
-    """The patient's data by prefetch key, and the Medications of draft orders that only
-    the FHIR server can resolve. What the client did not prefetch is read from its FHIR
-    server; with no server, or a server that fails, RequiredDataMissing (412)."""
+def store_answer(uow: UnitOfWork, found: Answer) -> None:
+    """Store an answer's cards (for feedback and the override report) in `uow`'s
+    transaction; the caller commits."""
+    if found.cards:
+        uow.cds.add_cards(found.service.id, found.request.hook_instance,
+                          found.request.patient_reference, found.cards,
+                          created_at=found.made_at)
+
+
+def needs_fhir_server(request: HookRequest) -> bool:
+    """Whether answering will read from the EHR's FHIR server (a prefetch key missing, a
+    draft order's Medication only there, or a Medication the patient's orders name but
+    the prefetch lacks): network I/O, which the API keeps off its event loop."""
+    if request.fhir_server is None:
+        return False  # nothing to read from: answered (or refused with 412) at once
+    data, missing = _prefetched_data(request)
+    return bool(missing or any(o.medication_reference is not None
+                               for o in request.draft_orders)
+                or unresolved_medications(data))
+
+
+def _prefetched_data(request: HookRequest
+                     ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     data: dict[str, list[dict[str, Any]]] = {}
     missing: list[str] = []
     for key in PREFETCH:
@@ -151,6 +192,15 @@ def gather(request: HookRequest, client: ClientFactory
             data[key] = prefetched(request, key)
         except NotPrefetched:
             missing.append(key)
+    return data, missing
+
+
+def gather(request: HookRequest, client: ClientFactory
+           ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """The patient's data by prefetch key, and the Medications of draft orders that only
+    the FHIR server can resolve. What the client did not prefetch is read from its FHIR
+    server; with no server, or a server that fails, RequiredDataMissing (412)."""
+    data, missing = _prefetched_data(request)
     references = sorted({o.medication_reference for o in request.draft_orders
                          if o.medication_reference is not None})
     medications: dict[str, dict[str, Any]] = {}

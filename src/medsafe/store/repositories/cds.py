@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, case, func, insert, select
+from sqlalchemy import Table, case, func, insert, select, text
 
 from medsafe.store.repositories.base import Repository
 from medsafe.store.schema import CdsCard, CdsFeedback
@@ -34,7 +34,33 @@ class ReasonCount:
     count: int
 
 
+# The replay check is one statement on every signed CDS Hooks request, so it is written
+# once as text (both SQLite 3.24+ and PostgreSQL 9.5+ speak INSERT ... ON CONFLICT ... DO
+# UPDATE ... WHERE) rather than built and cache-keyed by SQLAlchemy each time. The unique
+# (issuer, jti) decides; a row left by an expired token is taken over (its expiry moved
+# on) instead of counting as a replay. ON CONFLICT rather than catching the unique
+# violation: on PostgreSQL a failed INSERT aborts the whole transaction.
+_REMEMBER_JTI = text(
+    "INSERT INTO cds_jtis (issuer, jti, held_until) VALUES (:issuer, :jti, :until) "
+    "ON CONFLICT (issuer, jti) DO UPDATE SET held_until = excluded.held_until "
+    "WHERE cds_jtis.held_until <= :now")
+_FORGET_JTIS = text("DELETE FROM cds_jtis WHERE held_until <= :now")
+
+
 class CdsRepository(Repository):
+    def remember_jti(self, issuer: str, jti: str, *, until: float, now: float) -> bool:
+        """Record a JWT jti as used until `until` (epoch seconds); False when a token that
+        is still live holds it already (a replay). Safe across processes."""
+        result = self.session.execute(_REMEMBER_JTI, {"issuer": issuer, "jti": jti,
+                                                      "until": until, "now": now})
+        return int(getattr(result, "rowcount", 0)) == 1
+
+    def forget_expired_jtis(self, now: float) -> int:
+        """Delete the jtis of tokens that can no longer be accepted (by the index on their
+        expiry); how many."""
+        result = self.session.execute(_FORGET_JTIS, {"now": now})
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def add_cards(self, service_id: str, hook_instance: str, patient_ref: str,
                   cards: Sequence[Card], *, created_at: datetime) -> None:
         """All the cards of one response in one Core INSERT (the hook call is
