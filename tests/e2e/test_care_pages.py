@@ -125,3 +125,30 @@ def test_the_pharmacist_sees_his_pharmacys_reviews_on_the_care_desk(
     assert phil.get(f"/care/reviews/{review_id}").status_code == 200
     oscar = log_in(app, "oscar-pharmacist")
     assert f'data-review="{review_id}"' not in oscar.get("/care").text
+
+
+def test_a_second_report_of_a_diary_entry_by_the_physician_says_which_case(
+        world: World, app: FastAPI) -> None:
+    review_id = proposed(world)
+    dora = log_in(app, "dora-physician")
+    form: dict[str, str | list[str]] = {
+        "csrf_token": csrf_of(dora), "rank": "1",
+        "reason": "the prescriber writes the taper", "start_date": "",
+        "taper_day": ["0", "7"], "taper_days": ["7", "7"], "taper_dose_mg": ["5", "5"],
+        "taper_times_per_day": ["2", "1"]}
+    decided = dora.post(f"/care/reviews/{review_id}/decision", data=form,
+                        follow_redirects=False)
+    assert decided.status_code == 303, decided.text
+    plan_id = int(decided.headers["location"].rsplit("/", 1)[1])
+    entry = dora.post(f"/care/plans/{plan_id}/diary", data={
+        "csrf_token": csrf_of(dora), "recorded_on": now().date().isoformat(),
+        "red_flag": "seizures"}, follow_redirects=False)
+    assert entry.status_code == 303, entry.text
+    entry_id = int(entry.headers["location"].rsplit("-", 1)[1])
+    first = dora.post(f"/care/diary/{entry_id}/case", data={"csrf_token": csrf_of(dora)},
+                      follow_redirects=False)
+    assert first.status_code == 303
+    again = dora.post(f"/care/diary/{entry_id}/case", data={"csrf_token": csrf_of(dora)})
+    assert again.status_code == 409
+    assert "case" in again.text
+    assert "Care of patients a recall touched" in again.text  # the desk, with the problem

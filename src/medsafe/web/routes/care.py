@@ -114,8 +114,10 @@ def _back(principal: Principal, plan_id: int) -> str:
 
 def _again(request: Request, principal: Principal, plan_id: int | None) -> Refused:
     def refused(problems: Sequence[str], status: int) -> Response:
-        if principal.role == "patient" or plan_id is None:
+        if principal.role == "patient":
             return _my_care(request, principal, problems=problems, status=status)
+        if plan_id is None:
+            return _desk(request, principal, problems=problems, status=status)
         return _plan_page(request, principal, plan_id, problems=problems, status=status)
     return refused
 
