@@ -829,7 +829,11 @@ def _plan_lot(uow: UnitOfWork, recall: RecallRow, patient_id: int,
     if proposal.kind == "same-medicine" and proposal.product_id is not None and proposal.lots:
         return proposal.product_id, uow.care_reviews.lot_id(proposal.product_id,
                                                             proposal.lots[0])
-    latest = _reach(uow, recall).latest.get(patient_id)
+    # The lots the recall's notice says the patient received, then the latest dispensing of
+    # one of them: a lookup by patient, not the recall's whole reach (which read every
+    # recipient, about a second a decision on a million patients).
+    received = uow.care_reviews.received_lots(recall.id, patient_id)
+    latest = uow.care_reviews.latest_dispensed(patient_id, received) if received else None
     return (None, None) if latest is None else (latest[1], latest[0])
 
 

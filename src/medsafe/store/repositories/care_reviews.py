@@ -24,6 +24,7 @@ from medsafe.store.repositories.base import Repository
 from medsafe.store.schema import (
     CareRelationship,
     CareReview,
+    Dispensing,
     Lot,
     MonitoringPlan,
     Organisation,
@@ -300,6 +301,26 @@ class CareReviewRepository(Repository):
             .where(CareRelationship.patient_id == patient_id, User.role == "physician",
                    User.active)
             .order_by(CareRelationship.id)).scalars())
+
+    def received_lots(self, recall_id: int, patient_id: int) -> list[str]:
+        """The recalled lot numbers the recall's notice to this patient lists."""
+        received = self.session.execute(
+            select(RecallPatientNotice.received).where(
+                RecallPatientNotice.recall_id == recall_id,
+                RecallPatientNotice.patient_id == patient_id)).scalar_one_or_none()
+        return sorted({str(lot) for lot, _ in received or []})
+
+    def latest_dispensed(self, patient_id: int, lot_numbers: Collection[str]
+                         ) -> tuple[int, int] | None:
+        """(lot id, product id) of the patient's latest dispensing of one of these lots."""
+        found = self.session.execute(
+            select(Dispensing.lot_id, Dispensing.product_id)
+            .join(Lot, Lot.id == Dispensing.lot_id)
+            .where(Dispensing.patient_id == patient_id,
+                   Lot.lot_number.in_(sorted(lot_numbers)))
+            .order_by(Dispensing.dispensed_on.desc(), Dispensing.id.desc())
+            .limit(1)).one_or_none()
+        return None if found is None else (int(found[0]), int(found[1]))
 
     def physicians_of_record(self, patient_ids: Collection[int]) -> dict[int, User]:
         """Each patient's physician of record: the first active physician linked (later
