@@ -32,7 +32,16 @@ from medsafe.recalls import patient_notices
 from medsafe.records import now
 from medsafe.security.principal import Principal
 from medsafe.web import charts, queries
-from medsafe.web.routes.recalls import Id, Refused, answered, optional, text_of, validated, when
+from medsafe.web.routes.recalls import (
+    Id,
+    Refused,
+    answered,
+    optional,
+    text_of,
+    validated,
+    when,
+    whole_number,
+)
 from medsafe.web.routing import PageRoute
 from medsafe.web.session import SignedIn, container_of
 from medsafe.web.templating import render
@@ -131,13 +140,6 @@ def number(text: str) -> float | str | None:
         return float(text)
     except ValueError:
         return text
-
-
-def whole_number(text: str) -> int | str | None:
-    if not text:
-        return None
-    digits = text.lstrip("-")
-    return int(text) if digits.isdigit() and len(digits) < 12 else text
 
 
 def diary_entry(form: FormData) -> NewDiaryEntry:

@@ -44,6 +44,7 @@ from medsafe.web.routes.recalls import (
     text_of,
     validated,
     whole,
+    whole_number,
 )
 from medsafe.web.routing import PageRoute
 from medsafe.web.session import SignedIn, container_of
@@ -134,8 +135,7 @@ async def record_return(request: Request, caller: SignedIn, recall_id: Id) -> Re
     def take() -> str:
         pharmacy, _, lot = text_of(form, "holding").partition(":")
         spec = validated(effectiveness.NewReturn, {
-            "pharmacy_id": int(pharmacy) if pharmacy.isdigit() and len(pharmacy) < 11
-            else pharmacy, "lot_id": int(lot) if lot.isdigit() and len(lot) < 11 else lot,
+            "pharmacy_id": whole_number(pharmacy), "lot_id": whole_number(lot),
             "quantity": whole(form, "quantity"), "note": optional(form, "note")}, LABELS)
         with container_of(request).uow() as uow:
             effectiveness.record_return(uow, principal, recall_id, spec)

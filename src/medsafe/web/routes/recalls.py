@@ -179,13 +179,20 @@ def optional(form: FormData, name: str) -> str | None:
     return text_of(form, name) or None
 
 
-def whole(form: FormData, name: str, default: int | None = None) -> int | str | None:
-    """A whole number typed into a form; other text is passed on for the input model to
-    refuse with its own message."""
-    text = text_of(form, name)
+def whole_number(text: str) -> int | str | None:
+    """A whole number typed into a form (a sign allowed, so that the input model refuses
+    "-3" by its range rather than as "not a number"); other text is passed on for the
+    input model to refuse with its own message; None when nothing was typed."""
     if not text:
-        return default
-    return int(text) if text.isdigit() and len(text) < 12 else text
+        return None
+    digits = text.removeprefix("-")
+    return int(text) if digits.isdigit() and len(digits) < 12 else text
+
+
+def whole(form: FormData, name: str, default: int | None = None) -> int | str | None:
+    """The form field `name` as `whole_number` reads it, or `default` when empty."""
+    found = whole_number(text_of(form, name))
+    return default if found is None else found
 
 
 def validated(model: type[I], data: Mapping[str, Any], labels: Mapping[str, str]) -> I:
