@@ -30,18 +30,17 @@ from medsafe.care.inputs import Decision
 from medsafe.errors import MedsafeError
 from medsafe.knowledge.catalog import Catalog
 from medsafe.notify import acknowledgements
+from medsafe.population.demo import demo_principal
 from medsafe.records import now
 from medsafe.security.accounts import principal_of
-from medsafe.security.principal import Principal
 from medsafe.store.schema import (
     CareReview,
     DiaryEntry,
     MonitoringPlan,
     OutboxMessage,
     RecallPatientNotice,
-    User,
 )
-from medsafe.store.uow import UnitOfWork, UowFactory
+from medsafe.store.uow import UowFactory
 
 SEED = 20261126
 ACKNOWLEDGING = 0.6  # share of the other patients who acknowledge through the link
@@ -66,9 +65,9 @@ def tell_care_story(uows: UowFactory, catalog: Catalog, recall_id: int,
                     say: Callable[[str], None] = lambda _: None) -> CareOutcome:
     today = now().date()
     with uows() as uow:
-        admin = _principal(uow, "alice-admin")
-        pat_id = uow.session.execute(select(User.patient_id).where(
-            User.username == "pat-patient")).scalar_one_or_none()
+        admin = demo_principal(uow, "alice-admin")
+        pat = uow.users.by_username("pat-patient")
+        pat_id = pat.patient_id if pat is not None else None
     with uows() as uow:
         tally = switching.propose_for_recall(uow, admin, catalog, recall_id, today=today)
     say(f"alternatives proposed for {tally.patients:,} patients ({tally.created:,} new, "
@@ -88,11 +87,6 @@ def tell_care_story(uows: UowFactory, catalog: Catalog, recall_id: int,
         "(dora-physician, /care), Pat's diary, and the recall's termination")
     return CareOutcome(tally.patients, tally.without_proposals, acknowledged, decided,
                        entries, alerts, urgent, follow.missed)
-
-
-def _principal(uow: UnitOfWork, username: str) -> Principal:
-    return principal_of(uow.session.execute(
-        select(User).where(User.username == username)).scalar_one())
 
 
 def _draw(kind: str, key: int) -> random.Random:

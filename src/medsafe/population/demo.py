@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import distinct, func, select
 
-from medsafe.errors import MedsafeError
+from medsafe.errors import MedsafeError, NotFound
 from medsafe.population.generator import EMAIL_DOMAIN as DEMO_EMAIL_DOMAIN
 from medsafe.population.generator import STORY_REACTIONS
 from medsafe.security import accounts
-from medsafe.security.principal import SYSTEM
+from medsafe.security.principal import SYSTEM, Principal
 from medsafe.store.schema import (
     CareRelationship,
     CaseDrug,
@@ -120,6 +120,14 @@ def create_demo_accounts(uow: UnitOfWork) -> list[DemoLogin]:
     for cared_id in sorted(set(cared) | {patient_id}):
         uow.session.add(CareRelationship(patient_id=cared_id, physician_id=dora.id))
     return demo_logins(uow)
+
+
+def demo_principal(uow: UnitOfWork, username: str) -> Principal:
+    """The principal of a demo account, to take the story's steps as that person."""
+    user = uow.users.by_username(username)
+    if user is None:
+        raise NotFound(f"no demo account {username}: create the demo accounts first")
+    return accounts.principal_of(user)
 
 
 def demo_logins(uow: UnitOfWork) -> list[DemoLogin]:

@@ -46,7 +46,7 @@ from sqlalchemy import distinct, func, select
 from medsafe.errors import NotFound
 from medsafe.knowledge.catalog import Catalog
 from medsafe.knowledge.model import Indication
-from medsafe.population.demo import STORY_REACTION, story_lot
+from medsafe.population.demo import STORY_REACTION, demo_principal, story_lot
 from medsafe.recalls import investigation_service as investigations
 from medsafe.recalls import service as recalls
 from medsafe.recalls.inputs import (
@@ -74,7 +74,6 @@ from medsafe.recalls.investigation_service import InvestigationView
 from medsafe.recalls.notices import withdrawal_caution
 from medsafe.recalls.service import RecallDetail
 from medsafe.records import now
-from medsafe.security.accounts import principal_of
 from medsafe.security.principal import Principal
 from medsafe.signals import management
 from medsafe.signals.management import SignalSummary
@@ -155,7 +154,7 @@ def tell_recall_story(uows: UowFactory, catalog: Catalog,
     """Take the story's steps still to take (all of them the first time); see the module
     docstring. The demo accounts must exist (`demo.create_demo_accounts`)."""
     with uows() as uow:
-        regulator, firm = _principal(uow, REGULATOR), _principal(uow, FIRM)
+        regulator, firm = demo_principal(uow, REGULATOR), demo_principal(uow, FIRM)
         story = _story(uow, regulator)
         found = _investigation(uow, firm, story)
     teller = _Teller(uows, catalog, regulator, firm, story, say)
@@ -223,13 +222,6 @@ def _investigation(uow: UnitOfWork, firm: Principal, story: Story) -> Investigat
                InvestigationRow.opened_by == firm.username)
         .order_by(InvestigationRow.id).limit(1)).scalar_one_or_none()
     return None if found is None else investigations.read_investigation(uow, firm, found)
-
-
-def _principal(uow: UnitOfWork, username: str) -> Principal:
-    user = uow.users.by_username(username)
-    if user is None:
-        raise NotFound(f"no demo account {username}: create the demo accounts first")
-    return principal_of(user)
 
 
 @dataclass(frozen=True, slots=True)
