@@ -21,7 +21,7 @@ reference found nowhere is left for the service to read from the FHIR server.
 Patient data comes from the prefetch keys medsafe declares (`PREFETCH`); other keys are
 ignored (they belong to another service's templates). `assemble_patient_bundle` turns
 what was prefetched or fetched into one FHIR collection Bundle for
-`interop.fhir.patient_bundle.parse_bundle`, leaving out the draft orders themselves so an
+`interop.fhir.patient_bundle.read_bundle`, leaving out the draft orders themselves so an
 order is never counted as a medicine the patient already takes.
 """
 
@@ -394,7 +394,7 @@ def resources_of(value: Any, key: str) -> list[dict[str, Any]]:
 def assemble_patient_bundle(request: HookRequest,
                             data: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """One collection Bundle of the patient's data (prefetched or fetched, by key), for
-    `parse_bundle`. The draft orders are left out, and a Patient that is not the
+    `read_bundle`. The draft orders are left out, and a Patient that is not the
     request's patient is refused: advice on another patient's record would be wrong
     and would leak it."""
     draft_ids = {order.id for order in request.draft_orders if order.id}

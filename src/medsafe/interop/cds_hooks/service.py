@@ -1,9 +1,9 @@
 """The CDS Hooks use case: a hook request in, cards about the drugs being ordered out.
 
 request -> the patient's data (prefetched, else read from the EHR's `fhirServer` with its
-access token, else 412) -> `PatientRecord` (`interop.fhir.patient_bundle`) -> the
-assessment engine -> cards (`cards`) -> the cards stored (for feedback and the override
-report) in one transaction.
+access token, else 412) -> `PatientRecord` (`interop.fhir.patient_bundle.read_bundle`)
+-> the assessment engine -> cards (`cards`) -> the cards stored (for feedback and the
+override report) in one transaction.
 
 Only alerts about the drug being ordered (what users of such services ask for,
 `shared/reference/cds-and-knowledge.md` §5): for a drug in medsafe's knowledge base, the
@@ -47,7 +47,7 @@ from medsafe.interop.cds_hooks.requests import (
     prefetched,
     render_prefetch,
 )
-from medsafe.interop.fhir.patient_bundle import parse_bundle
+from medsafe.interop.fhir.patient_bundle import read_bundle
 from medsafe.knowledge.catalog import Catalog
 from medsafe.store.uow import UnitOfWork
 
@@ -155,7 +155,7 @@ def answer(catalog: Catalog, service: ServiceDefinition, request: HookRequest, *
     data, medications = gather(request, client)
     orders = tuple(_resolved(order, medications) for order in request.draft_orders)
     request = replace(request, draft_orders=orders)
-    record = parse_bundle(assemble_patient_bundle(request, data))
+    record = read_bundle(assemble_patient_bundle(request, data))
     problems = review(request, record, catalog, today=today, policy=policy)
     made = [card_rules.build_card(p, patient_id=request.patient_id, now=now,
                                   new_uuid=new_uuid) for p in problems]
