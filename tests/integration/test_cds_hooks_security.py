@@ -18,7 +18,8 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from medsafe.errors import Invalid, Unauthenticated
@@ -400,6 +401,25 @@ def test_an_es384_header_over_an_rsa_key_is_refused(verifier: RequestVerifier,
                                                     ec_key: ec.EllipticCurvePrivateKey
                                                     ) -> None:
     refused(verifier, bearer(ec_key, kid="rsa-1", alg="ES384"), Rule.KEY_MISMATCH)
+
+
+def test_a_token_signed_with_an_rsa_key_under_2048_bits_is_refused(
+        clock: Clock) -> None:
+    # PyJWT's minimum for RSA (NIST SP 800-131A) is enforced, not merely warned about.
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    # Signed by hand: PyJWT will not sign with a key this short either.
+    segments = [jwt.utils.base64url_encode(json.dumps(part).encode()).decode()
+                for part in ({"alg": "RS384", "typ": "JWT", "kid": "rsa-1"}, claims())]
+    signing_input = ".".join(segments).encode()
+    signature = weak.sign(signing_input, padding.PKCS1v15(), hashes.SHA384())
+    token = f"{signing_input.decode()}.{jwt.utils.base64url_encode(signature).decode()}"
+    keys = KeyServer()
+    keys.serve(rsa_jwk(weak, "rsa-1"))
+    try:
+        error = refused(verifier_for(keys, clock), f"Bearer {token}", Rule.KEY_MISMATCH)
+    finally:
+        keys.close()
+    assert "1024" in error.message
 
 
 def test_garbage_is_refused_as_malformed(verifier: RequestVerifier) -> None:

@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from enum import StrEnum
-from typing import IO, TYPE_CHECKING, Any, Protocol, TypeGuard
+from typing import IO, Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
 import jwt
@@ -68,9 +68,6 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from medsafe import __version__
 from medsafe.errors import Invalid, Unauthenticated
-
-if TYPE_CHECKING:
-    from jwt.types import SigOptions
 
 RECOMMENDED_ALGORITHMS = ("RS384", "ES384")
 # Asymmetric JWS algorithms (RFC 7518 §3.1) a deployment may add. HMAC (HS*) and `none`
@@ -464,10 +461,9 @@ class VerifiedClient:
 
 UNSIGNED_CLIENT = VerifiedClient(signed=False)
 
+# Parses tokens and names the signature algorithms; the claims are checked by hand
+# against the injected clock (`RequestVerifier._check_claims`).
 _JWS = jwt.PyJWS()
-# Only the signature here: the claims are checked by hand against the injected clock.
-_VERIFY_SIGNATURE_ONLY: SigOptions = {"verify_signature": True,
-                                      "enforce_minimum_key_length": True}
 
 
 class RequestVerifier:
@@ -525,7 +521,7 @@ class RequestVerifier:
             raise RequestRejected(Rule.MISSING_TOKEN, "an 'Authorization: Bearer <JWT>' "
                                   f"header is required on every request ({_SPEC})")
         token = _bearer_token(authorization_header)
-        header, payload = _unverified(token)
+        header, payload, signing_input, signature = _unverified(token)
         alg, kid = self._check_header(header)
         issuer = self._issuer(payload, header)
         key = self._jwks.signing_key(issuer, kid, may_fetch=may_fetch)
@@ -533,17 +529,7 @@ class RequestVerifier:
             raise RequestRejected(Rule.UNKNOWN_KID, f"issuer {issuer.iss!r} has no key "
                                   f"with kid {_show(kid)} in its key set")
         _check_key_fits(key, alg)
-        try:
-            _JWS.decode_complete(token, key.public_key, algorithms=[alg],
-                                 options=_VERIFY_SIGNATURE_ONLY)
-        except jwt.InvalidSignatureError:
-            raise RequestRejected(Rule.SIGNATURE, "the signature does not verify with key "
-                                  f"{_show(kid)} of issuer {issuer.iss!r}") from None
-        except jwt.InvalidKeyError as error:
-            raise RequestRejected(Rule.KEY_MISMATCH, f"key {_show(kid)}: {error}") from None
-        except jwt.PyJWTError as error:
-            raise RequestRejected(Rule.MALFORMED, f"the token cannot be verified: {error}") \
-                from None
+        _check_signature(signing_input, signature, key, alg, issuer)
         return self._check_claims(payload, issuer, kid, alg, audience or self._audience,
                                   self._jti_store if jti_store is None else jti_store)
 
@@ -636,9 +622,11 @@ def _bearer_token(header: str) -> str:
     return parts[1]
 
 
-def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and payload, not yet trusted: they only choose the issuer and key, and the
-    signature over these very bytes is checked before any claim is believed."""
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """Header and payload, not yet trusted, with the signed bytes and the signature: the
+    token is split and decoded once (PyJWT's checks of the base64url segments included),
+    the header and payload only choose the issuer and key, and the signature over these
+    very bytes is checked (`_check_signature`) before any claim is believed."""
     try:
         decoded = _JWS.decode_complete(token, options={"verify_signature": False})
         payload = json.loads(decoded["payload"])
@@ -648,7 +636,30 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(payload, dict) or not isinstance(header, dict):
         raise RequestRejected(Rule.MALFORMED, "the JWT header and payload must be JSON "
                               "objects")
-    return header, payload
+    # JWS compact serialization (RFC 7515 §7.1): the signature covers everything before
+    # the last dot, as PyJWT splits it.
+    return header, payload, token.rsplit(".", 1)[0].encode(), decoded["signature"]
+
+
+def _check_signature(signing_input: bytes, signature: bytes, key: SigningKey, alg: str,
+                     issuer: TrustedIssuer) -> None:
+    """The signature, with PyJWT's own algorithm for `alg` (already allow-listed) and
+    its minimum key sizes enforced."""
+    try:
+        algorithm = _JWS.get_algorithm_by_name(alg)
+        prepared = algorithm.prepare_key(key.public_key)
+        too_short = algorithm.check_key_length(prepared)
+        if too_short:
+            raise jwt.InvalidKeyError(too_short)
+        verified = algorithm.verify(signing_input, prepared, signature)
+    except jwt.InvalidKeyError as error:
+        raise RequestRejected(Rule.KEY_MISMATCH, f"key {_show(key.kid)}: {error}") from None
+    except (jwt.PyJWTError, NotImplementedError) as error:
+        raise RequestRejected(Rule.MALFORMED, f"the token cannot be verified: {error}") \
+            from None
+    if not verified:
+        raise RequestRejected(Rule.SIGNATURE, "the signature does not verify with key "
+                              f"{_show(key.kid)} of issuer {issuer.iss!r}")
 
 
 def _check_key_fits(key: SigningKey, alg: str) -> None:
