@@ -11,11 +11,8 @@ the database) runs on a thread, not on the event loop; see `call` for the hot pa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import partial
 from typing import Annotated, Any
@@ -24,6 +21,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from medsafe.api.cds_group_commit import GroupCommit
 from medsafe.api.deps import ContainerDep, CurrentPrincipal
 from medsafe.api.routers import ERRORS
 from medsafe.bootstrap import Container
@@ -106,9 +104,9 @@ async def call(service_id: ServiceId, request: Request) -> JSONResponse:
     The hot path of the EHR's ordering screen, so it is split by what blocks: checking
     the token (with a cached key), reading the request, running the engine and building
     the cards are CPU work, done here on the event loop (worker threads would only
-    contend for the interpreter lock and add a hand-off each); the one database
-    transaction, which records the token's jti and stores the cards together, runs on a
-    thread. A key-set fetch or a read from the EHR's FHIR server sends the rest of the
+    contend for the interpreter lock and add a hand-off each); the call's one write,
+    the token's jti with the cards, is committed on the process's writer thread together
+    with the calls that arrived at the same time (`api.cds_group_commit`). A key-set fetch or a read from the EHR's FHIR server sends the rest of the
     request to a thread, with the jti recorded before anything is fetched."""
     body = await request.body()
     app = _container(request)
@@ -130,24 +128,29 @@ async def call(service_id: ServiceId, request: Request) -> JSONResponse:
         found = service.answer(app.catalog, definition, hook_request, today=date.today(),
                                now=now())
     except service.RequiredDataMissing as missing:
-        await _in_store_thread(pending.record_alone, app.uow)
+        await writes(request, app).commit(pending, None)
         return _precondition_failed(missing)
     except Exception:
         # A refused request still uses up its token: it was verified, and a captured
         # token must not be tried again with another body.
-        await _in_store_thread(pending.record_alone, app.uow)
+        await writes(request, app).commit(pending, None)
         raise
-    await _in_store_thread(_store, app, found, pending)
+    await writes(request, app).commit(pending, found)
     return JSONResponse(found.reply)
 
 
-def _store(app: Container, found: service.Answer, pending: PendingJti) -> None:
-    """One transaction: the jti (a replay rolls it back and is refused) and the cards."""
-    with app.uow() as uow:
-        pending.record(uow)
-        service.store_answer(uow, found)
-        uow.commit()
-    pending.recorded = True
+def writes(request: Request, container: Container) -> GroupCommit:
+    """The application's one writer of CDS calls (its jtis and cards), built on first
+    use: calls that arrive together share a transaction (`api.cds_group_commit`)."""
+    state = request.app.state
+    found: GroupCommit | None = getattr(state, "cds_writes", None)
+    if found is None:
+        with _BUILD_LOCK:
+            found = getattr(state, "cds_writes", None)
+            if found is None:
+                found = GroupCommit(container.uow)
+                state.cds_writes = found
+    return found
 
 
 def _call_reading_fhir(app: Container, definition: service.ServiceDefinition,
@@ -172,21 +175,6 @@ def _precondition_failed(missing: service.RequiredDataMissing) -> JSONResponse:
     return JSONResponse({"resourceType": "OperationOutcome", "issue": [
         {"severity": "error", "code": "incomplete", "diagnostics": missing.message}]},
         status_code=412, media_type="application/fhir+json")
-
-
-# The database work of the service calls runs on one thread per process: SQLite has one
-# writer at a time, and threads of one process that find its lock taken sleep in its busy
-# handler for milliseconds at a time; a transaction here takes a fraction of a
-# millisecond, so one thread keeps up (on PostgreSQL too: benchmarks/bench_cds.py), and
-# the processes of `--workers` are what run calls side by side.
-_STORE_THREAD: ThreadPoolExecutor | None = None
-
-
-async def _in_store_thread(function: Callable[..., None], *args: Any) -> None:
-    global _STORE_THREAD
-    if _STORE_THREAD is None:
-        _STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsafe-cds")
-    await asyncio.get_running_loop().run_in_executor(_STORE_THREAD, function, *args)
 
 
 @router.post("/{service_id}/feedback")

@@ -1,0 +1,132 @@
+"""Group commit for the CDS Hooks calls of one server process.
+
+Every signed CDS call writes once: its token's jti (the replay check) and the cards it
+answered with (for feedback and the override report), in one transaction, before the
+reply leaves. Done one call at a time, that transaction and the hand-off to a thread and
+back cost about as much CPU as the engine's whole review (benchmarks/bench_cds.py). Calls
+that arrive together are what an EHR's ordering screens produce under load, so here they
+share one transaction: one thread takes every call waiting, writes each call's jti and
+cards, commits once, and wakes each call's coroutine. A call still replies only after
+its own rows are committed; nothing is acknowledged that could be lost.
+
+Each call keeps its own outcome: a replayed jti refuses that call alone (its cards are
+not written; `INSERT ... ON CONFLICT` leaves the transaction usable for the others). When
+the shared transaction fails as a whole, it is rolled back and every call of it is
+written again in a transaction of its own, so one bad call cannot fail its neighbours.
+
+One writer thread per process, as before: SQLite has one writer at a time, and threads
+of one process that find its lock taken sleep in its busy handler for milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from medsafe.interop.cds_hooks import service
+from medsafe.interop.cds_hooks.replay import PendingJti
+from medsafe.interop.cds_hooks.security import RequestRejected
+from medsafe.store.uow import UnitOfWork, UowFactory
+
+# Enough to take every call one process has in flight at once, small enough that one
+# transaction stays short.
+MOST_CALLS_PER_COMMIT = 64
+
+
+@dataclass(slots=True)
+class CallRows:
+    """What one call writes: its jti and, when it has them, its cards. `error` is set
+    when they could not be written (a replay, a failed transaction)."""
+
+    pending: PendingJti
+    answer: service.Answer | None
+    error: BaseException | None = field(default=None)
+
+
+def write_together(uow: UowFactory, calls: Sequence[CallRows]) -> None:
+    """Every call's rows in one transaction; each call's outcome in its `error`. When
+    that transaction fails, each call is written again in a transaction of its own."""
+    try:
+        with uow() as shared:
+            for call in calls:
+                _add(shared, call)
+            shared.commit()
+    except Exception:  # the shared transaction failed: each call on its own
+        for call in calls:
+            call.error = None
+            try:
+                with uow() as alone:
+                    _add(alone, call)
+                    alone.commit()
+            except Exception as error:  # handed to the waiting call, which re-raises it
+                call.error = error
+    for call in calls:
+        if call.error is None:
+            call.pending.recorded = True
+
+
+def _add(uow: UnitOfWork, call: CallRows) -> None:
+    """One call's rows in `uow`'s transaction; a replay is that call's error only."""
+    try:
+        call.pending.record(uow)
+    except RequestRejected as replay:
+        call.error = replay
+        return
+    if call.answer is not None:
+        service.store_answer(uow, call.answer)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    rows: CallRows
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[None]
+
+
+class GroupCommit:
+    """`await writes.commit(pending, answer)`: the call's jti and cards, committed."""
+
+    def __init__(self, uow: UowFactory, *, most_per_commit: int = MOST_CALLS_PER_COMMIT
+                 ) -> None:
+        self._uow = uow
+        self._most = most_per_commit
+        self._waiting: deque[_Waiting] = deque()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    async def commit(self, pending: PendingJti, answer: service.Answer | None) -> None:
+        """Write `pending`'s jti (a replay raises its RequestRejected here) and, when
+        given, `answer`'s cards; return once they are committed."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(CallRows(pending, answer), loop, loop.create_future())
+        with self._wake:
+            self._waiting.append(waiting)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="medsafe-cds-commit")
+                self._thread.start()
+            self._wake.notify()
+        await waiting.done
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting:
+                    self._wake.wait()
+                batch = [self._waiting.popleft()
+                         for _ in range(min(self._most, len(self._waiting)))]
+            write_together(self._uow, [waiting.rows for waiting in batch])
+            for waiting in batch:
+                waiting.loop.call_soon_threadsafe(_settle, waiting)
+
+
+def _settle(waiting: _Waiting) -> None:
+    if waiting.done.cancelled():
+        return  # the client went away; its rows are written all the same
+    if waiting.rows.error is not None:
+        waiting.done.set_exception(waiting.rows.error)
+    else:
+        waiting.done.set_result(None)

@@ -1,0 +1,139 @@
+"""Group commit of CDS Hooks calls (api.cds_group_commit) on SQLite and PostgreSQL: calls
+that arrive together share one transaction, yet each keeps its own outcome: a replay
+refuses that call alone, and a call whose rows cannot be written fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from medsafe.api.cds_group_commit import CallRows, GroupCommit, write_together
+from medsafe.bootstrap import Container, bootstrap
+from medsafe.config import Settings
+from medsafe.interop.cds_hooks import service
+from medsafe.interop.cds_hooks.replay import PendingJti
+from medsafe.interop.cds_hooks.requests import parse_hook_request
+from medsafe.interop.cds_hooks.security import RequestRejected, Rule
+from medsafe.store.schema import CdsCard, CdsJti
+from tests.support.databases import KINDS, fresh_database
+from tests.support.fhir_stub import (
+    BACLOFEN,
+    OXYCODONE,
+    draft_order,
+    hook_request,
+    patient_resources,
+    prefetch_of,
+)
+
+EHR = "https://ehr.example.org"
+T = 1_800_000_000.0
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=KINDS)
+def container(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Container]:
+    with fresh_database(request.param, tmp_path) as url:
+        built = bootstrap(Settings(environment="test", data_dir=tmp_path, database_url=url),
+                          migrate=True)
+        try:
+            yield built
+        finally:
+            built.engine.dispose()
+
+
+def answer(container: Container) -> service.Answer:
+    """A real answer (baclofen ordered for a patient on oxycodone): one critical card,
+    with a card id of its own."""
+    definition = service.service_named("medsafe-order-sign")
+    document = hook_request("order-sign", [draft_order(BACLOFEN)], prefetch=prefetch_of(
+        patient_resources(medicines=(OXYCODONE,))))
+    found = service.answer(container.catalog, definition,
+                           parse_hook_request(document, service_hook="order-sign"),
+                           today=date(2026, 11, 26), now=NOW)
+    assert found.cards
+    return found
+
+
+def call(container: Container, jti: str | None = None) -> CallRows:
+    pending = PendingJti()
+    pending.remember(EHR, jti or str(uuid.uuid4()), until=T + 60, now=T)
+    return CallRows(pending, answer(container))
+
+
+def count(container: Container, column: InstrumentedAttribute[int]) -> int:
+    with container.uow() as uow:
+        return int(uow.session.execute(select(func.count(column))).scalar_one())
+
+
+def commits(container: Container) -> list[int]:
+    seen: list[int] = []
+    event.listen(container.engine, "commit", lambda _connection: seen.append(1))
+    return seen
+
+
+def test_calls_written_together_share_one_commit(container: Container) -> None:
+    calls = [call(container) for _ in range(5)]
+    seen = commits(container)
+    write_together(container.uow, calls)
+    assert len(seen) == 1
+    assert [c.error for c in calls] == [None] * 5
+    assert all(c.pending.recorded for c in calls)
+    assert count(container, CdsJti.id) == 5
+    assert count(container, CdsCard.id) == sum(len(c.answer.cards) for c in calls
+                                               if c.answer)
+
+
+def test_a_replay_among_them_is_refused_alone(container: Container) -> None:
+    write_together(container.uow, [call(container, jti="used")])
+    calls = [call(container), call(container, jti="used"), call(container)]
+    write_together(container.uow, calls)
+    first, replayed, last = calls
+    assert first.error is None
+    assert last.error is None
+    assert isinstance(replayed.error, RequestRejected)
+    assert replayed.error.rule is Rule.REPLAY
+    assert not replayed.pending.recorded
+    assert count(container, CdsJti.id) == 3  # "used" once, and the two others
+    assert count(container, CdsCard.id) == 3  # one card per answer; none for the replay
+
+
+def test_a_call_whose_rows_cannot_be_written_fails_alone(container: Container) -> None:
+    good = call(container)
+    stored = call(container)
+    write_together(container.uow, [stored])
+    clash = call(container)
+    clash.answer = stored.answer  # the same card ids again: the unique index refuses
+    later = call(container)
+    write_together(container.uow, [good, clash, later])
+    assert good.error is None
+    assert later.error is None
+    assert clash.error is not None
+    assert not clash.pending.recorded
+    # good, stored, later: their jtis and cards; nothing of the clashing call.
+    assert count(container, CdsJti.id) == 3
+    assert count(container, CdsCard.id) == 3
+
+
+def test_concurrent_calls_each_return_once_their_rows_are_committed(
+        container: Container) -> None:
+    writes = GroupCommit(container.uow)
+    calls = [call(container) for _ in range(12)]
+    calls.append(call(container, jti=calls[0].pending.jti))  # a replay of the first
+
+    async def all_of_them() -> list[BaseException | None]:
+        outcomes = await asyncio.gather(*(writes.commit(c.pending, c.answer)
+                                          for c in calls), return_exceptions=True)
+        return list(outcomes)
+
+    outcomes = asyncio.run(all_of_them())
+    assert outcomes[:12] == [None] * 12
+    assert isinstance(outcomes[12], RequestRejected)
+    assert count(container, CdsJti.id) == 12
+    assert count(container, CdsCard.id) == 12
