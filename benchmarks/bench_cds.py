@@ -73,7 +73,7 @@ TARGET_P50_MS, TARGET_P99_MS = 10.0, 50.0
 # Tokens signed before each level, per second of it: above what the server answers here.
 # Signing costs about a millisecond a token; a pool that runs dry is refilled inside the
 # timing, and the count of such tokens is printed (it would show in the latencies).
-TOKENS_PER_SECOND = 1000
+TOKENS_PER_SECOND = 2000
 
 
 def free_port() -> int:

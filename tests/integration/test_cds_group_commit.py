@@ -5,6 +5,8 @@ refuses that call alone, and a call whose rows cannot be written fails alone."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -14,7 +16,13 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from medsafe.api.cds_group_commit import CallRows, GroupCommit, write_together
+from medsafe.api.cds_group_commit import (
+    CallRows,
+    FileLock,
+    GroupCommit,
+    write_together,
+    writers_lock_for,
+)
 from medsafe.bootstrap import Container, bootstrap
 from medsafe.config import Settings
 from medsafe.interop.cds_hooks import service
@@ -137,3 +145,23 @@ def test_concurrent_calls_each_return_once_their_rows_are_committed(
     assert isinstance(outcomes[12], RequestRejected)
     assert count(container, CdsJti.id) == 12
     assert count(container, CdsCard.id) == 12
+
+
+def test_the_writers_lock_excludes_every_other_holder_until_released(
+        tmp_path: Path) -> None:
+    path = tmp_path / "medsafe.sqlite3.cds-writers.lock"
+    other = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        with FileLock(path), pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once released
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+
+
+def test_only_a_sqlite_file_gets_a_writers_lock() -> None:
+    assert writers_lock_for("/data/medsafe.sqlite3") == Path(
+        "/data/medsafe.sqlite3.cds-writers.lock")
+    assert writers_lock_for(":memory:") is None
+    assert writers_lock_for(None) is None

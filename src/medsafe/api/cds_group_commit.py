@@ -14,17 +14,27 @@ not written; `INSERT ... ON CONFLICT` leaves the transaction usable for the othe
 the shared transaction fails as a whole, it is rolled back and every call of it is
 written again in a transaction of its own, so one bad call cannot fail its neighbours.
 
-One writer thread per process, as before: SQLite has one writer at a time, and threads
-of one process that find its lock taken sleep in its busy handler for milliseconds.
+One writer thread per process: SQLite has one writer at a time, and a connection that
+finds its lock taken sleeps in SQLite's busy handler, 1, 2, 5, 10 ... ms at a time, each
+try racing the other processes' next transactions. With `medsafe serve --workers`, those
+sleeps were the slowest calls (p99 over 50 ms at 10 clients, benchmarks/bench_cds.py). So
+on SQLite the writer threads of all processes first queue on an exclusive lock of a file
+beside the database (`FileLock`, flock(2)): the kernel wakes the next writer the moment
+the lock is free, and SQLite's own lock is then found free.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
 from collections import deque
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 
 from medsafe.interop.cds_hooks import service
 from medsafe.interop.cds_hooks.replay import PendingJti
@@ -86,12 +96,48 @@ class _Waiting:
     done: asyncio.Future[None]
 
 
-class GroupCommit:
-    """`await writes.commit(pending, answer)`: the call's jti and cards, committed."""
+class FileLock:
+    """An exclusive flock(2) on a file, held by one thread of one process at a time
+    (each thread opening its own descriptor). The file is created if need be and never
+    holds data."""
 
-    def __init__(self, uow: UowFactory, *, most_per_commit: int = MOST_CALLS_PER_COMMIT
-                 ) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> FileLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the interpreter lock
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+
+def writers_lock_for(database_file: str | None) -> Path | None:
+    """Where the CDS writers of one SQLite database file queue: beside the file. None
+    for PostgreSQL or an in-memory database (nothing to queue on)."""
+    if not database_file or database_file == ":memory:":
+        return None
+    return Path(f"{database_file}.cds-writers.lock")
+
+
+class GroupCommit:
+    """`await writes.commit(pending, answer)`: the call's jti and cards, committed.
+    `lock`: a file the writers of every process queue on before writing (SQLite)."""
+
+    def __init__(self, uow: UowFactory, *, most_per_commit: int = MOST_CALLS_PER_COMMIT,
+                 lock: Path | None = None) -> None:
         self._uow = uow
+        self._lock = lock
         self._most = most_per_commit
         self._waiting: deque[_Waiting] = deque()
         self._wake = threading.Condition()
@@ -118,7 +164,10 @@ class GroupCommit:
                     self._wake.wait()
                 batch = [self._waiting.popleft()
                          for _ in range(min(self._most, len(self._waiting)))]
-            write_together(self._uow, [waiting.rows for waiting in batch])
+            queued: AbstractContextManager[object] = (
+                nullcontext() if self._lock is None else FileLock(self._lock))
+            with queued:
+                write_together(self._uow, [waiting.rows for waiting in batch])
             for waiting in batch:
                 waiting.loop.call_soon_threadsafe(_settle, waiting)
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from medsafe.api.cds_group_commit import GroupCommit
+from medsafe.api.cds_group_commit import GroupCommit, writers_lock_for
 from medsafe.api.deps import ContainerDep, CurrentPrincipal
 from medsafe.api.routers import ERRORS
 from medsafe.bootstrap import Container
@@ -36,6 +36,7 @@ from medsafe.interop.cds_hooks.security import (
     TrustedIssuer,
 )
 from medsafe.records import now
+from medsafe.store.engine import is_sqlite
 
 router = APIRouter(prefix="/cds-services", tags=["cds-hooks"])
 report_router = APIRouter(prefix="/cds", tags=["cds-hooks"], responses=ERRORS)
@@ -106,8 +107,9 @@ async def call(service_id: ServiceId, request: Request) -> JSONResponse:
     the cards are CPU work, done here on the event loop (worker threads would only
     contend for the interpreter lock and add a hand-off each); the call's one write,
     the token's jti with the cards, is committed on the process's writer thread together
-    with the calls that arrived at the same time (`api.cds_group_commit`). A key-set fetch or a read from the EHR's FHIR server sends the rest of the
-    request to a thread, with the jti recorded before anything is fetched."""
+    with the calls that arrived at the same time (`api.cds_group_commit`). A key-set
+    fetch or a read from the EHR's FHIR server sends the rest of the request to a
+    thread, with the jti recorded before anything is fetched."""
     body = await request.body()
     app = _container(request)
     audience = _url(app, f"/cds-services/{service_id}")
@@ -148,7 +150,9 @@ def writes(request: Request, container: Container) -> GroupCommit:
         with _BUILD_LOCK:
             found = getattr(state, "cds_writes", None)
             if found is None:
-                found = GroupCommit(container.uow)
+                engine = container.engine
+                found = GroupCommit(container.uow, lock=writers_lock_for(
+                    engine.url.database if is_sqlite(engine) else None))
                 state.cds_writes = found
     return found
 
