@@ -112,6 +112,18 @@ def test_a_replay_among_them_is_refused_alone(container: Container) -> None:
     assert count(container, CdsCard.id) == 3  # one card per answer; none for the replay
 
 
+def test_the_same_jti_twice_in_one_commit_refuses_the_second(container: Container) -> None:
+    calls = [call(container, jti="twice"), call(container), call(container, jti="twice")]
+    seen = commits(container)
+    write_together(container.uow, calls)
+    assert len(seen) == 1  # no fallback: the shared transaction went through
+    assert calls[0].error is None
+    assert calls[1].error is None
+    assert isinstance(calls[2].error, RequestRejected)
+    assert count(container, CdsJti.id) == 2
+    assert count(container, CdsCard.id) == 2
+
+
 def test_a_call_whose_rows_cannot_be_written_fails_alone(container: Container) -> None:
     good = call(container)
     stored = call(container)

@@ -37,8 +37,8 @@ from pathlib import Path
 from types import TracebackType
 
 from medsafe.interop.cds_hooks import service
-from medsafe.interop.cds_hooks.replay import PendingJti
-from medsafe.interop.cds_hooks.security import RequestRejected
+from medsafe.interop.cds_hooks.replay import PendingJti, record_together
+from medsafe.interop.cds_hooks.security import replayed
 from medsafe.store.uow import UnitOfWork, UowFactory
 
 # Enough to take every call one process has in flight at once, small enough that one
@@ -57,19 +57,19 @@ class CallRows:
 
 
 def write_together(uow: UowFactory, calls: Sequence[CallRows]) -> None:
-    """Every call's rows in one transaction; each call's outcome in its `error`. When
-    that transaction fails, each call is written again in a transaction of its own."""
+    """Every call's rows in one transaction, in two statements (the jtis, the cards);
+    each call's outcome in its `error`. When that transaction fails, each call is
+    written again in a transaction of its own."""
     try:
         with uow() as shared:
-            for call in calls:
-                _add(shared, call)
+            _add(shared, calls)
             shared.commit()
     except Exception:  # the shared transaction failed: each call on its own
         for call in calls:
             call.error = None
             try:
                 with uow() as alone:
-                    _add(alone, call)
+                    _add(alone, [call])
                     alone.commit()
             except Exception as error:  # handed to the waiting call, which re-raises it
                 call.error = error
@@ -78,15 +78,16 @@ def write_together(uow: UowFactory, calls: Sequence[CallRows]) -> None:
             call.pending.recorded = True
 
 
-def _add(uow: UnitOfWork, call: CallRows) -> None:
-    """One call's rows in `uow`'s transaction; a replay is that call's error only."""
-    try:
-        call.pending.record(uow)
-    except RequestRejected as replay:
-        call.error = replay
-        return
-    if call.answer is not None:
-        service.store_answer(uow, call.answer)
+def _add(uow: UnitOfWork, calls: Sequence[CallRows]) -> None:
+    """The calls' rows in `uow`'s transaction; a replay is that call's error only, and
+    its cards are not written."""
+    replays = {id(pending) for pending in record_together(uow, [c.pending for c in calls])}
+    for call in calls:
+        if id(call.pending) in replays:
+            assert call.pending.jti is not None
+            call.error = replayed(call.pending.jti)
+    service.store_answers(uow, [call.answer for call in calls
+                                if call.answer is not None and call.error is None])
 
 
 @dataclass(slots=True)

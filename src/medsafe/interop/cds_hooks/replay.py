@@ -17,6 +17,7 @@ verifier's `max_lifetime_seconds`), so the table holds at most an hour of reques
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from medsafe.interop.cds_hooks.security import replayed
 from medsafe.store.uow import UnitOfWork, UowFactory
@@ -76,6 +77,13 @@ class PendingJti:
         if not uow.cds.remember_jti(self.issuer, self.jti, until=self.until, now=self.now):
             raise replayed(self.jti)
 
+    def held(self) -> tuple[str, str, float] | None:
+        """(issuer, jti, until) still to be written; None for an unsigned request or
+        one already recorded."""
+        if self.issuer is None or self.jti is None or self.recorded:
+            return None
+        return self.issuer, self.jti, self.until
+
     def record_alone(self, factory: UowFactory) -> None:
         """Write the jti in a transaction of its own."""
         if self.issuer is None or self.jti is None or self.recorded:
@@ -84,3 +92,25 @@ class PendingJti:
             self.record(uow)
             uow.commit()
         self.recorded = True
+
+
+def record_together(uow: UnitOfWork, pending: Sequence[PendingJti]) -> list[PendingJti]:
+    """Write several calls' jtis in `uow`'s transaction with one statement; the calls
+    whose jti is a replay (held already, or named twice among them: the first one
+    counts). The caller sets `recorded` on the others once the transaction commits."""
+    first: dict[tuple[str, str], PendingJti] = {}
+    replays: list[PendingJti] = []
+    for call in pending:
+        held = call.held()
+        if held is None:
+            continue
+        if (held[0], held[1]) in first:
+            replays.append(call)
+        else:
+            first[held[0], held[1]] = call
+    if first:
+        taken = [call.held() for call in first.values()]
+        recorded = uow.cds.remember_jtis([h for h in taken if h is not None],
+                                         now=min(call.now for call in first.values()))
+        replays += [call for key, call in first.items() if key not in recorded]
+    return replays

@@ -17,7 +17,7 @@ oxycodone, and oxycodone ordered for a patient on baclofen).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -49,6 +49,7 @@ from medsafe.interop.cds_hooks.requests import (
 )
 from medsafe.interop.fhir.patient_bundle import read_bundle
 from medsafe.knowledge.catalog import Catalog
+from medsafe.store.repositories.cds import CardResponse
 from medsafe.store.uow import UnitOfWork
 
 
@@ -165,10 +166,15 @@ def answer(catalog: Catalog, service: ServiceDefinition, request: HookRequest, *
 def store_answer(uow: UnitOfWork, found: Answer) -> None:
     """Store an answer's cards (for feedback and the override report) in `uow`'s
     transaction; the caller commits."""
-    if found.cards:
-        uow.cds.add_cards(found.service.id, found.request.hook_instance,
-                          found.request.patient_reference, found.cards,
-                          created_at=found.made_at)
+    store_answers(uow, [found])
+
+
+def store_answers(uow: UnitOfWork, answers: Sequence[Answer]) -> None:
+    """The cards of several answers in `uow`'s transaction, in one statement."""
+    uow.cds.add_responses([
+        CardResponse(found.service.id, found.request.hook_instance,
+                     found.request.patient_reference, found.cards, found.made_at)
+        for found in answers if found.cards])
 
 
 def needs_fhir_server(request: HookRequest) -> bool:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, case, func, insert, select, text
+from sqlalchemy import Table, TextClause, case, func, insert, select, text
 
 from medsafe.store.repositories.base import Repository
 from medsafe.store.schema import CdsCard, CdsFeedback
@@ -34,16 +35,37 @@ class ReasonCount:
     count: int
 
 
-# The replay check is one statement on every signed CDS Hooks request, so it is written
-# once as text (both SQLite 3.24+ and PostgreSQL 9.5+ speak INSERT ... ON CONFLICT ... DO
-# UPDATE ... WHERE) rather than built and cache-keyed by SQLAlchemy each time. The unique
-# (issuer, jti) decides; a row left by an expired token is taken over (its expiry moved
-# on) instead of counting as a replay. ON CONFLICT rather than catching the unique
-# violation: on PostgreSQL a failed INSERT aborts the whole transaction.
-_REMEMBER_JTI = text(
-    "INSERT INTO cds_jtis (issuer, jti, held_until) VALUES (:issuer, :jti, :until) "
-    "ON CONFLICT (issuer, jti) DO UPDATE SET held_until = excluded.held_until "
-    "WHERE cds_jtis.held_until <= :now")
+# The replay check is one statement for all the CDS Hooks calls committed together
+# (api.cds_group_commit): INSERT ... ON CONFLICT ... DO UPDATE ... WHERE ... RETURNING,
+# which SQLite 3.35+ and PostgreSQL 9.5+ both speak; the rows it returns are the jtis now
+# held, the others are replays. The unique (issuer, jti) decides; a row left by an
+# expired token is taken over (its expiry moved on) instead of counting as a replay.
+# ON CONFLICT rather than catching the unique violation: on PostgreSQL a failed INSERT
+# aborts the whole transaction. Written as text, one statement per batch size, rather
+# than built and cache-keyed by SQLAlchemy on every call.
+MOST_JTIS_PER_STATEMENT = 64
+
+
+@cache
+def _remember_jtis(count: int) -> TextClause:
+    values = ", ".join(f"(:issuer{i}, :jti{i}, :until{i})" for i in range(count))
+    return text(
+        f"INSERT INTO cds_jtis (issuer, jti, held_until) VALUES {values} "
+        "ON CONFLICT (issuer, jti) DO UPDATE SET held_until = excluded.held_until "
+        "WHERE cds_jtis.held_until <= :now RETURNING issuer, jti")
+
+
+@dataclass(frozen=True, slots=True)
+class CardResponse:
+    """The cards of one CDS Hooks response, to be stored."""
+
+    service_id: str
+    hook_instance: str
+    patient_ref: str
+    cards: Sequence[Card]
+    created_at: datetime
+
+
 _FORGET_JTIS = text("DELETE FROM cds_jtis WHERE held_until <= :now")
 
 
@@ -51,9 +73,22 @@ class CdsRepository(Repository):
     def remember_jti(self, issuer: str, jti: str, *, until: float, now: float) -> bool:
         """Record a JWT jti as used until `until` (epoch seconds); False when a token that
         is still live holds it already (a replay). Safe across processes."""
-        result = self.session.execute(_REMEMBER_JTI, {"issuer": issuer, "jti": jti,
-                                                      "until": until, "now": now})
-        return int(getattr(result, "rowcount", 0)) == 1
+        return bool(self.remember_jtis([(issuer, jti, until)], now=now))
+
+    def remember_jtis(self, held: Sequence[tuple[str, str, float]], *, now: float
+                      ) -> set[tuple[str, str]]:
+        """Record several (issuer, jti, until) at once; the (issuer, jti) now held. Those
+        missing are replays. Each (issuer, jti) at most once per call (PostgreSQL
+        refuses to update one row twice in a statement)."""
+        recorded: set[tuple[str, str]] = set()
+        for start in range(0, len(held), MOST_JTIS_PER_STATEMENT):
+            part = held[start:start + MOST_JTIS_PER_STATEMENT]
+            values: dict[str, object] = {"now": now}
+            for i, (issuer, jti, until) in enumerate(part):
+                values |= {f"issuer{i}": issuer, f"jti{i}": jti, f"until{i}": until}
+            rows = self.session.execute(_remember_jtis(len(part)), values)
+            recorded |= {(str(issuer), str(jti)) for issuer, jti in rows}
+        return recorded
 
     def forget_expired_jtis(self, now: float) -> int:
         """Delete the jtis of tokens that can no longer be accepted (by the index on their
@@ -63,16 +98,20 @@ class CdsRepository(Repository):
 
     def add_cards(self, service_id: str, hook_instance: str, patient_ref: str,
                   cards: Sequence[Card], *, created_at: datetime) -> None:
-        """All the cards of one response in one Core INSERT (the hook call is
+        self.add_responses([CardResponse(service_id, hook_instance, patient_ref, cards,
+                                         created_at)])
+
+    def add_responses(self, responses: Sequence[CardResponse]) -> None:
+        """The cards of several responses in one Core INSERT (the hook call is
         latency-bound; the ORM's bulk path costs more and nothing here needs it)."""
-        if not cards:
-            return
-        self.session.execute(insert(cast(Table, CdsCard.__table__)), [
-            {"uuid": card.uuid, "service_id": service_id, "hook_instance": hook_instance,
-             "patient_ref": patient_ref, "rule_id": card.rule, "indicator": card.indicator,
-             "summary": card.summary, "suggestion_ids": list(card.suggestion_ids),
-             "detected_issue": card.detected_issue, "created_at": created_at}
-            for card in cards])
+        rows = [{"uuid": card.uuid, "service_id": r.service_id,
+                 "hook_instance": r.hook_instance, "patient_ref": r.patient_ref,
+                 "rule_id": card.rule, "indicator": card.indicator, "summary": card.summary,
+                 "suggestion_ids": list(card.suggestion_ids),
+                 "detected_issue": card.detected_issue, "created_at": r.created_at}
+                for r in responses for card in r.cards]
+        if rows:
+            self.session.execute(insert(cast(Table, CdsCard.__table__)), rows)
 
     def cards_by_uuid(self, service_id: str, uuids: Sequence[str]) -> dict[str, CdsCard]:
         if not uuids:
