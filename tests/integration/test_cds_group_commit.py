@@ -159,6 +159,29 @@ def test_concurrent_calls_each_return_once_their_rows_are_committed(
     assert count(container, CdsCard.id) == 12
 
 
+def test_a_call_after_the_writer_went_idle_is_written_by_a_new_one(
+        container: Container) -> None:
+    writes = GroupCommit(container.uow, idle_seconds=0)  # ends after every batch
+    first, second = call(container), call(container)
+
+    async def one_after_the_other() -> None:
+        await writes.commit(first.pending, first.answer)
+        await writes.commit(second.pending, second.answer)
+
+    asyncio.run(one_after_the_other())
+    assert count(container, CdsJti.id) == 2
+
+
+def test_a_writers_lock_that_cannot_be_taken_fails_the_calls_instead_of_hanging(
+        container: Container, tmp_path: Path) -> None:
+    writes = GroupCommit(container.uow, lock=tmp_path / "missing" / "db.cds-writers.lock")
+    rows = call(container)
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(writes.commit(rows.pending, rows.answer))
+    assert not rows.pending.recorded
+    assert count(container, CdsJti.id) == 0
+
+
 def test_the_writers_lock_excludes_every_other_holder_until_released(
         tmp_path: Path) -> None:
     path = tmp_path / "medsafe.sqlite3.cds-writers.lock"

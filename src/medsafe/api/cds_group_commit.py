@@ -31,7 +31,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +44,9 @@ from medsafe.store.uow import UnitOfWork, UowFactory
 # Enough to take every call one process has in flight at once, small enough that one
 # transaction stays short.
 MOST_CALLS_PER_COMMIT = 64
+# A writer thread with nothing to write for this long ends (the next call starts another),
+# so that an application no longer used (a test's) does not keep one waiting forever.
+IDLE_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -136,9 +139,10 @@ class GroupCommit:
     `lock`: a file the writers of every process queue on before writing (SQLite)."""
 
     def __init__(self, uow: UowFactory, *, most_per_commit: int = MOST_CALLS_PER_COMMIT,
-                 lock: Path | None = None) -> None:
+                 lock: Path | None = None, idle_seconds: float = IDLE_SECONDS) -> None:
         self._uow = uow
         self._lock = lock
+        self._idle_seconds = idle_seconds
         self._most = most_per_commit
         self._waiting: deque[_Waiting] = deque()
         self._wake = threading.Condition()
@@ -161,16 +165,23 @@ class GroupCommit:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._waiting:
-                    self._wake.wait()
+                if not self._waiting:
+                    self._wake.wait(timeout=self._idle_seconds)
+                if not self._waiting:  # idle: the thread ends, the next call starts one
+                    self._thread = None
+                    return
                 batch = [self._waiting.popleft()
                          for _ in range(min(self._most, len(self._waiting)))]
-            queued: AbstractContextManager[object] = (
-                nullcontext() if self._lock is None else FileLock(self._lock))
-            with queued:
-                write_together(self._uow, [waiting.rows for waiting in batch])
+            rows = [waiting.rows for waiting in batch]
+            try:
+                with nullcontext() if self._lock is None else FileLock(self._lock):
+                    write_together(self._uow, rows)
+            except Exception as error:  # the lock file could not be opened: nothing written
+                for call in rows:
+                    call.error = error
             for waiting in batch:
-                waiting.loop.call_soon_threadsafe(_settle, waiting)
+                with suppress(RuntimeError):  # its event loop has closed: nobody waits
+                    waiting.loop.call_soon_threadsafe(_settle, waiting)
 
 
 def _settle(waiting: _Waiting) -> None:
