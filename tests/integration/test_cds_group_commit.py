@@ -141,11 +141,13 @@ def test_a_call_whose_rows_cannot_be_written_fails_alone(container: Container) -
     assert count(container, CdsCard.id) == 3
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["writer-thread", "event-loop"])
 def test_concurrent_calls_each_return_once_their_rows_are_committed(
-        container: Container) -> None:
-    writes = GroupCommit(container.uow)
+        container: Container, on_loop: bool) -> None:
+    writes = GroupCommit(container.uow, on_loop=on_loop)
     calls = [call(container) for _ in range(12)]
     calls.append(call(container, jti=calls[0].pending.jti))  # a replay of the first
+    seen = commits(container)
 
     async def all_of_them() -> list[BaseException | None]:
         outcomes = await asyncio.gather(*(writes.commit(c.pending, c.answer)
@@ -157,6 +159,8 @@ def test_concurrent_calls_each_return_once_their_rows_are_committed(
     assert isinstance(outcomes[12], RequestRejected)
     assert count(container, CdsJti.id) == 12
     assert count(container, CdsCard.id) == 12
+    if on_loop:  # every call reached its write in the same turn of the loop
+        assert len(seen) == 1
 
 
 def test_a_call_after_the_writer_went_idle_is_written_by_a_new_one(
@@ -172,9 +176,11 @@ def test_a_call_after_the_writer_went_idle_is_written_by_a_new_one(
     assert count(container, CdsJti.id) == 2
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["writer-thread", "event-loop"])
 def test_a_writers_lock_that_cannot_be_taken_fails_the_calls_instead_of_hanging(
-        container: Container, tmp_path: Path) -> None:
-    writes = GroupCommit(container.uow, lock=tmp_path / "missing" / "db.cds-writers.lock")
+        container: Container, tmp_path: Path, on_loop: bool) -> None:
+    writes = GroupCommit(container.uow, lock=tmp_path / "missing" / "db.cds-writers.lock",
+                         on_loop=on_loop)
     rows = call(container)
     with pytest.raises(FileNotFoundError):
         asyncio.run(writes.commit(rows.pending, rows.answer))

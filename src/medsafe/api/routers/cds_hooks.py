@@ -106,10 +106,11 @@ async def call(service_id: ServiceId, request: Request) -> JSONResponse:
     the token (with a cached key), reading the request, running the engine and building
     the cards are CPU work, done here on the event loop (worker threads would only
     contend for the interpreter lock and add a hand-off each); the call's one write,
-    the token's jti with the cards, is committed on the process's writer thread together
-    with the calls that arrived at the same time (`api.cds_group_commit`). A key-set
-    fetch or a read from the EHR's FHIR server sends the rest of the request to a
-    thread, with the jti recorded before anything is fetched."""
+    the token's jti with the cards, is committed together with the calls that reached
+    theirs at the same time (`api.cds_group_commit`: on the event loop for SQLite, on a
+    writer thread for PostgreSQL). A key-set fetch or a read from the EHR's FHIR server
+    sends the rest of the request to a thread, with the jti recorded before anything is
+    fetched."""
     body = await request.body()
     app = _container(request)
     audience = _url(app, f"/cds-services/{service_id}")
@@ -151,8 +152,9 @@ def writes(request: Request, container: Container) -> GroupCommit:
             found = getattr(state, "cds_writes", None)
             if found is None:
                 engine = container.engine
-                found = GroupCommit(container.uow, lock=writers_lock_for(
-                    engine.url.database if is_sqlite(engine) else None))
+                sqlite = is_sqlite(engine)
+                found = GroupCommit(container.uow, on_loop=sqlite, lock=writers_lock_for(
+                    engine.url.database if sqlite else None))
                 state.cds_writes = found
     return found
 
