@@ -124,6 +124,26 @@ def test_the_same_jti_twice_in_one_commit_refuses_the_second(container: Containe
     assert count(container, CdsCard.id) == 2
 
 
+def test_jtis_of_expired_tokens_are_pruned_with_a_batch_when_asked(
+        container: Container) -> None:
+    write_together(container.uow, [call(container, jti="old")])  # held until T + 60
+    later = call(container)
+    later.pending.now = T + 120  # the old token can no longer be accepted
+    write_together(container.uow, [later], prune=True)
+    with container.uow() as uow:
+        held = set(uow.session.execute(select(CdsJti.jti)).scalars())
+    assert held == {later.pending.jti}
+
+
+def test_the_service_calls_prune_expired_jtis_themselves(container: Container) -> None:
+    write_together(container.uow, [call(container, jti="old")])
+    writes = GroupCommit(container.uow)  # its first batch is due a pruning
+    later = call(container)
+    later.pending.now = T + 120
+    asyncio.run(writes.commit(later.pending, later.answer))
+    assert count(container, CdsJti.id) == 1
+
+
 def test_a_call_whose_rows_cannot_be_written_fails_alone(container: Container) -> None:
     good = call(container)
     stored = call(container)

@@ -35,6 +35,7 @@ import asyncio
 import fcntl
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from contextlib import nullcontext, suppress
@@ -50,6 +51,9 @@ from medsafe.store.uow import UnitOfWork, UowFactory
 # Enough to take every call one process has in flight at once, small enough that one
 # transaction stays short.
 MOST_CALLS_PER_COMMIT = 64
+# The jtis of expired tokens are deleted at most this often per process, in a batch's
+# transaction (by the index on their expiry): the table holds about an hour of calls.
+PRUNE_EVERY_SECONDS = 60.0
 # A writer thread with nothing to write for this long ends (the next call starts another),
 # so that an application no longer used (a test's) does not keep one waiting forever.
 IDLE_SECONDS = 60.0
@@ -65,12 +69,16 @@ class CallRows:
     error: BaseException | None = field(default=None)
 
 
-def write_together(uow: UowFactory, calls: Sequence[CallRows]) -> None:
+def write_together(uow: UowFactory, calls: Sequence[CallRows], *,
+                   prune: bool = False) -> None:
     """Every call's rows in one transaction, in two statements (the jtis, the cards);
     each call's outcome in its `error`. When that transaction fails, each call is
-    written again in a transaction of its own."""
+    written again in a transaction of its own. `prune`: first delete the jtis of tokens
+    that can no longer be accepted (by the calls' clock)."""
     try:
         with uow() as shared:
+            if prune and calls:
+                shared.cds.forget_expired_jtis(min(call.pending.now for call in calls))
             _add(shared, calls)
             shared.commit()
     except Exception:  # the shared transaction failed: each call on its own
@@ -154,6 +162,8 @@ class GroupCommit:
         self._on_loop = on_loop
         self._idle_seconds = idle_seconds
         self._most = most_per_commit
+        self._next_prune = 0.0
+        self._prune_lock = threading.Lock()
         self._waiting: deque[_Waiting] = deque()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -205,11 +215,19 @@ class GroupCommit:
                 with suppress(RuntimeError):  # its event loop has closed: nobody waits
                     waiting.loop.call_soon_threadsafe(_settle, waiting)
 
+    def _prune_due(self) -> bool:
+        now = time.monotonic()
+        with self._prune_lock:
+            if now < self._next_prune:
+                return False
+            self._next_prune = now + PRUNE_EVERY_SECONDS
+            return True
+
     def _write(self, batch: list[_Waiting]) -> None:
         rows = [waiting.rows for waiting in batch]
         try:
             with nullcontext() if self._lock is None else FileLock(self._lock):
-                write_together(self._uow, rows)
+                write_together(self._uow, rows, prune=self._prune_due())
         except Exception as error:  # the lock file could not be opened: nothing written
             for call in rows:
                 call.error = error
