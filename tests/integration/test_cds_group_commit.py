@@ -208,6 +208,27 @@ def test_a_writers_lock_that_cannot_be_taken_fails_the_calls_instead_of_hanging(
     assert count(container, CdsJti.id) == 0
 
 
+def test_on_the_loop_a_batch_waits_for_another_writer_on_the_thread_not_the_loop(
+        container: Container, tmp_path: Path) -> None:
+    path = tmp_path / "medsafe.sqlite3.cds-writers.lock"
+    writes = GroupCommit(container.uow, lock=path, on_loop=True)
+    rows = call(container)
+    other_process = FileLock(path)
+
+    async def while_another_writes() -> None:
+        assert other_process.try_acquire()
+        task = asyncio.create_task(writes.commit(rows.pending, rows.answer))
+        for _ in range(3):
+            await asyncio.sleep(0)  # the loop keeps running: its turn's write moved on
+        assert not task.done()  # waiting for the lock, in the writer thread
+        other_process.release()
+        await task
+
+    asyncio.run(while_another_writes())
+    assert rows.pending.recorded
+    assert count(container, CdsJti.id) == 1
+
+
 def test_the_writers_lock_excludes_every_other_holder_until_released(
         tmp_path: Path) -> None:
     path = tmp_path / "medsafe.sqlite3.cds-writers.lock"

@@ -19,7 +19,11 @@ per process, which takes every call waiting, so that the event loop never waits 
 network. SQLite: on the event loop itself, once per turn of the loop, with the calls that
 reached their write in that turn; the write is local and takes a fraction of a
 millisecond, less than handing each call to a thread and back (benchmarks/bench_cds.py:
-p50 at 10 clients 9.0 -> 7.0 ms, CPU 1.43 -> 1.28 ms a call).
+p50 at 10 clients 9.0 -> 7.0 ms, CPU 1.43 -> 1.28 ms a call). Only when the writers' lock
+below is free at once: when another process is writing, the batch goes to the writer
+thread, so the event loop never waits on another process. (A long write of another kind
+holding SQLite's own lock, a bulk job's, still makes the loop wait in SQLite's busy
+handler, as any SQLite write on the loop would.)
 
 SQLite has one writer at a time, and a connection that finds its lock taken sleeps in
 SQLite's busy handler, 1, 2, 5, 10 ... ms at a time, each try racing the other processes'
@@ -117,27 +121,39 @@ class _Waiting:
 class FileLock:
     """An exclusive flock(2) on a file, held by one thread of one process at a time
     (each thread opening its own descriptor). The file is created if need be and never
-    holds data."""
+    holds data. As a context manager it waits for the lock; `try_acquire` does not."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
 
-    def __enter__(self) -> FileLock:
+    def try_acquire(self, *, wait: bool = False) -> bool:
+        """Take the lock; without `wait`, False at once when someone else holds it."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the interpreter lock
+            # Waiting blocks without the interpreter lock.
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.try_acquire(wait=True)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the lock
-            self._fd = None
+        self.release()
 
 
 def writers_lock_for(database_file: str | None) -> Path | None:
@@ -183,22 +199,44 @@ class GroupCommit:
                 loop.call_soon(self._write_this_turn, loop)
             this_turn.append(waiting)
         else:
-            with self._wake:
-                self._waiting.append(waiting)
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, daemon=True,
-                                                    name="medsafe-cds-commit")
-                    self._thread.start()
-                self._wake.notify()
+            self._to_thread([waiting])
         await waiting.done
 
     def _write_this_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        """This turn's calls, written on the loop when the writers' lock is free now;
+        when another process is writing, they go to the writer thread, which waits for
+        it: the loop never waits on another process."""
         batch = self._this_turn.pop(loop, [])
-        for start in range(0, len(batch), self._most):
-            part = batch[start:start + self._most]
-            self._write(part)
-            for waiting in part:
+        lock = None if self._lock is None else FileLock(self._lock)
+        try:
+            free = lock is None or lock.try_acquire()
+        except OSError as error:  # the lock file cannot be opened: nothing written
+            for waiting in batch:
+                waiting.rows.error = error
                 _settle(waiting)
+            return
+        if not free:
+            self._to_thread(batch)
+            return
+        try:
+            for start in range(0, len(batch), self._most):
+                part = batch[start:start + self._most]
+                write_together(self._uow, [waiting.rows for waiting in part],
+                               prune=self._prune_due())
+                for waiting in part:
+                    _settle(waiting)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _to_thread(self, batch: list[_Waiting]) -> None:
+        with self._wake:
+            self._waiting.extend(batch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="medsafe-cds-commit")
+                self._thread.start()
+            self._wake.notify()
 
     def _run(self) -> None:
         while True:
