@@ -168,7 +168,8 @@ class GroupCommit:
     """`await writes.commit(pending, answer)`: the call's jti and cards, committed.
     `lock`: a file the writers of every process queue on before writing (SQLite).
     `on_loop`: write on the event loop, once per turn (SQLite), rather than on the
-    writer thread (PostgreSQL)."""
+    writer thread (PostgreSQL); a turn's calls still go to the thread when another
+    process holds `lock`."""
 
     def __init__(self, uow: UowFactory, *, most_per_commit: int = MOST_CALLS_PER_COMMIT,
                  lock: Path | None = None, on_loop: bool = False,
