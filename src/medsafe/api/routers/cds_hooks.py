@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import date
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
@@ -44,27 +45,37 @@ report_router = APIRouter(prefix="/cds", tags=["cds-hooks"], responses=ERRORS)
 ServiceId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 REPORT_ROLES = frozenset({"admin", "pharmacist", "physician"})
 _BUILD_LOCK = threading.Lock()
+T = TypeVar("T")
+
+
+def _built_once(request: Request, name: str, build: Callable[[], T]) -> T:
+    """The application's one `name` object (shared by every request of the process),
+    built by `build` on first use."""
+    state = request.app.state
+    found: T | None = getattr(state, name, None)
+    if found is None:
+        with _BUILD_LOCK:
+            found = getattr(state, name, None)
+            if found is None:
+                found = build()
+                setattr(state, name, found)
+    return found
 
 
 def verifier(request: Request, container: Container) -> RequestVerifier:
     """One verifier per application (its key cache must be shared by every request),
     built from the settings on first use. The jtis already seen are kept in the database,
     so that every worker process of `medsafe serve --workers` refuses a replay."""
-    state = request.app.state
-    found: RequestVerifier | None = getattr(state, "cds_verifier", None)
-    if found is None:
-        with _BUILD_LOCK:
-            found = getattr(state, "cds_verifier", None)
-            if found is None:
-                settings = container.settings
-                found = RequestVerifier(
-                    [TrustedIssuer(i.iss, i.jwks_url) for i in settings.cds_trusted_issuers],
-                    audience=_url(container, "/cds-services"), jwks=JwksCache(),
-                    jti_store=DatabaseJtiStore(container.uow),
-                    allow_unsigned=settings.cds_allow_unsigned,
-                    bind_host=settings.host)
-                state.cds_verifier = found
-    return found
+
+    def build() -> RequestVerifier:
+        settings = container.settings
+        return RequestVerifier(
+            [TrustedIssuer(i.iss, i.jwks_url) for i in settings.cds_trusted_issuers],
+            audience=_url(container, "/cds-services"), jwks=JwksCache(),
+            jti_store=DatabaseJtiStore(container.uow),
+            allow_unsigned=settings.cds_allow_unsigned, bind_host=settings.host)
+
+    return _built_once(request, "cds_verifier", build)
 
 
 def _url(container: Container, path: str) -> str:
@@ -145,18 +156,14 @@ async def call(service_id: ServiceId, request: Request) -> JSONResponse:
 def writes(request: Request, container: Container) -> GroupCommit:
     """The application's one writer of CDS calls (its jtis and cards), built on first
     use: calls that arrive together share a transaction (`api.cds_group_commit`)."""
-    state = request.app.state
-    found: GroupCommit | None = getattr(state, "cds_writes", None)
-    if found is None:
-        with _BUILD_LOCK:
-            found = getattr(state, "cds_writes", None)
-            if found is None:
-                engine = container.engine
-                sqlite = is_sqlite(engine)
-                found = GroupCommit(container.uow, on_loop=sqlite, lock=writers_lock_for(
-                    engine.url.database if sqlite else None))
-                state.cds_writes = found
-    return found
+
+    def build() -> GroupCommit:
+        engine = container.engine
+        sqlite = is_sqlite(engine)
+        return GroupCommit(container.uow, on_loop=sqlite, lock=writers_lock_for(
+            engine.url.database if sqlite else None))
+
+    return _built_once(request, "cds_writes", build)
 
 
 def _call_reading_fhir(app: Container, definition: service.ServiceDefinition,

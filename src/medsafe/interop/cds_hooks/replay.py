@@ -72,9 +72,8 @@ class PendingJti:
     def record(self, uow: UnitOfWork) -> None:
         """Write the jti in `uow`'s transaction (nothing for an unsigned request); the
         caller sets `recorded` once that transaction has committed."""
-        if self.issuer is None or self.jti is None or self.recorded:
-            return
-        if not uow.cds.remember_jti(self.issuer, self.jti, until=self.until, now=self.now):
+        if record_together(uow, [self]):
+            assert self.jti is not None
             raise replayed(self.jti)
 
     def held(self) -> tuple[str, str, float] | None:
@@ -86,7 +85,7 @@ class PendingJti:
 
     def record_alone(self, factory: UowFactory) -> None:
         """Write the jti in a transaction of its own."""
-        if self.issuer is None or self.jti is None or self.recorded:
+        if self.held() is None:
             return
         with factory() as uow:
             self.record(uow)
@@ -98,19 +97,20 @@ def record_together(uow: UnitOfWork, pending: Sequence[PendingJti]) -> list[Pend
     """Write several calls' jtis in `uow`'s transaction with one statement; the calls
     whose jti is a replay (held already, or named twice among them: the first one
     counts). The caller sets `recorded` on the others once the transaction commits."""
-    first: dict[tuple[str, str], PendingJti] = {}
+    first: dict[tuple[str, str], tuple[PendingJti, float]] = {}
     replays: list[PendingJti] = []
     for call in pending:
         held = call.held()
         if held is None:
             continue
-        if (held[0], held[1]) in first:
+        issuer, jti, until = held
+        if (issuer, jti) in first:
             replays.append(call)
         else:
-            first[held[0], held[1]] = call
+            first[issuer, jti] = call, until
     if first:
-        taken = [call.held() for call in first.values()]
-        recorded = uow.cds.remember_jtis([h for h in taken if h is not None],
-                                         now=min(call.now for call in first.values()))
-        replays += [call for key, call in first.items() if key not in recorded]
+        recorded = uow.cds.remember_jtis(
+            [(issuer, jti, until) for (issuer, jti), (_, until) in first.items()],
+            now=min(call.now for call, _ in first.values()))
+        replays += [call for key, (call, _) in first.items() if key not in recorded]
     return replays
