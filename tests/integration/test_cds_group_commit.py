@@ -8,7 +8,6 @@ import asyncio
 import fcntl
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,14 +22,12 @@ from medsafe.api.cds_group_commit import (
     write_together,
     writers_lock_for,
 )
-from medsafe.bootstrap import Container, bootstrap
-from medsafe.config import Settings
+from medsafe.bootstrap import Container
 from medsafe.interop.cds_hooks import service
 from medsafe.interop.cds_hooks.replay import PendingJti
 from medsafe.interop.cds_hooks.requests import parse_hook_request
 from medsafe.interop.cds_hooks.security import RequestRejected, Rule
 from medsafe.store.schema import CdsCard, CdsJti
-from tests.support.databases import KINDS, fresh_database
 from tests.support.fhir_stub import (
     BACLOFEN,
     OXYCODONE,
@@ -43,17 +40,6 @@ from tests.support.fhir_stub import (
 EHR = "https://ehr.example.org"
 T = 1_800_000_000.0
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture(params=KINDS)
-def container(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Container]:
-    with fresh_database(request.param, tmp_path) as url:
-        built = bootstrap(Settings(environment="test", data_dir=tmp_path, database_url=url),
-                          migrate=True)
-        try:
-            yield built
-        finally:
-            built.engine.dispose()
 
 
 def answer(container: Container) -> service.Answer:

@@ -4,32 +4,18 @@ worker is refused on another and after a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
 
-from medsafe.bootstrap import Container, bootstrap
-from medsafe.config import Settings
+from medsafe.bootstrap import Container
 from medsafe.interop.cds_hooks.replay import DatabaseJtiStore, PendingJti
 from medsafe.interop.cds_hooks.security import RequestRejected, Rule
 from medsafe.store.schema import CdsJti
-from tests.support.databases import KINDS, fresh_database
 
 EHR = "https://ehr.example.org"
 T = 1_800_000_000.0
-
-
-@pytest.fixture(params=KINDS)
-def container(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Container]:
-    with fresh_database(request.param, tmp_path) as url:
-        built = bootstrap(Settings(environment="test", data_dir=tmp_path, database_url=url),
-                          migrate=True)
-        try:
-            yield built
-        finally:
-            built.engine.dispose()
 
 
 def rows(container: Container) -> int:
